@@ -1,0 +1,45 @@
+# fer_lab: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?= ../shared/data/fer2013.csv.gz
+PORT ?= 5000
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-slow demo train audit ui clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install fer_lab with its pinned dependencies
+
+test: install ## fast test suite (what CI runs)
+	$(PY) -m pytest -q
+
+test-slow: install ## slow tests: real data in ../shared/data, longer training
+	$(PY) -m pytest -q -m slow
+
+demo: install ## a few minutes on CPU: train a small CNN on synthetic faces, log and register it
+	$(PY) -m fer_lab.train data=synthetic model=cnn_tiny augmentation=light trainer.epochs=8 \
+	    task_name=demo mlflow.registered_model_name=fer_lab_demo
+	@echo "Browse the run with 'make ui', then open http://127.0.0.1:$(PORT)"
+
+train: install ## custom CNN on FER-2013 (DATA=path to the CSV or the train/test folder)
+	$(PY) -m fer_lab.train data.path=$(DATA)
+
+audit: install ## class counts, duplicates and blank images of DATA
+	$(PY) -m fer_lab.audit data.path=$(DATA)
+
+ui: install ## MLflow UI for mlflow.db on http://127.0.0.1:5000 (PORT=...)
+	$(PY) -m mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
+
+clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db and mlartifacts)
+	rm -rf checkpoints logs .cache .pytest_cache

@@ -1,0 +1,1 @@
+"""fer_lab: facial emotion recognition experiments."""

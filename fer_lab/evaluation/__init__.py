@@ -1,0 +1,6 @@
+"""Evaluation: test-time augmentation, per-split metrics and the figures that show them."""
+
+from fer_lab.evaluation.metrics import SplitReport, evaluate_split
+from fer_lab.evaluation.tta import predict_with_tta
+
+__all__ = ["SplitReport", "evaluate_split", "predict_with_tta"]

@@ -1,0 +1,44 @@
+"""Test-time augmentation on raw-pixel batches: average the softmax over flipped and cropped views."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int = 256,
+                     crop_fraction: float = 0.875) -> np.ndarray:
+    """Class probabilities (N, K) for images (N, S, S, 1), averaged over the views of `mode`.
+
+    none: the image; flip: + its mirror; crops: ten-crop (4 corners and centre, each also mirrored),
+    every crop resized back to S.
+    """
+    views = _views(x, mode, crop_fraction)
+    total = None
+    for view in views:
+        probs = model.predict(view.astype("float32"), batch_size=batch_size, verbose=0)
+        total = probs if total is None else total + probs
+    return total / len(views)
+
+
+def _views(x: np.ndarray, mode: str, crop_fraction: float) -> list[np.ndarray]:
+    if mode == "none":
+        return [x]
+    if mode == "flip":
+        return [x, x[:, :, ::-1]]
+    size = x.shape[1]
+    crop = int(round(size * crop_fraction))
+    far = size - crop
+    offsets = [(0, 0), (0, far), (far, 0), (far, far), (far // 2, far // 2)]
+    views = []
+    for top, left in offsets:
+        view = _resize(x[:, top:top + crop, left:left + crop], size)
+        views += [view, view[:, :, ::-1]]
+    return views
+
+
+def _resize(batch: np.ndarray, size: int) -> np.ndarray:
+    out = np.empty((len(batch), size, size, 1), dtype=batch.dtype)
+    for i, image in enumerate(batch):
+        out[i, :, :, 0] = cv2.resize(image[:, :, 0], (size, size), interpolation=cv2.INTER_LINEAR)
+    return out

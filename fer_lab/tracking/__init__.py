@@ -1,0 +1,5 @@
+"""MLflow tracking: one absolute tracking URI, run logging, model registry."""
+
+from fer_lab.tracking.uri import configure_tracking, resolve_tracking_uri
+
+__all__ = ["configure_tracking", "resolve_tracking_uri"]

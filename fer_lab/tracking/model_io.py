@@ -1,0 +1,82 @@
+"""Log a Keras model to MLflow with the metadata inference needs, and load it back by URI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_lab.errors import FerLabError
+
+METADATA_KEY = "fer_lab"
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What inference needs to reproduce training's input: read from the logged model, never re-typed."""
+
+    class_names: tuple[str, ...]
+    image_size: int
+    face_margin: float
+    model_name: str
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "class_names": list(self.class_names), "channels": 1,
+                "pixel_range": [0, 255]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelMetadata":
+        return cls(tuple(d["class_names"]), int(d["image_size"]), float(d["face_margin"]),
+                   str(d["model_name"]))
+
+
+def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray,
+                    registered_name: str | None = None):
+    """Log `model` under the active run as artifact "model" with a signature; register it if named.
+
+    Returns mlflow's ModelInfo (its registered_model_version is set when registered).
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    x = sample_x.astype("float32")
+    signature = infer_signature(x, np.asarray(model.predict(x, verbose=0), dtype="float32"))
+    return mlflow.keras.log_model(
+        model, name="model", signature=signature, registered_model_name=registered_name,
+        metadata={METADATA_KEY: metadata.to_dict()},
+    )
+
+
+def registry_uri(name: str, alias: str = "champion") -> str:
+    return f"models:/{name}@{alias}"
+
+
+def load_logged_model(model_uri: str):
+    """Load (keras.Model, ModelMetadata) from a models:/, runs:/ URI or a local MLflow model folder.
+
+    A local `.keras` file is accepted too; its metadata must then come from the caller.
+    """
+    import mlflow
+
+    if model_uri.endswith(".keras"):
+        raise FerLabError(f"{model_uri} is a bare .keras file: load it with keras.saving.load_model")
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+        model = mlflow.keras.load_model(model_uri)
+    except Exception as err:  # mlflow raises several types for a missing model/alias
+        raise FerLabError(_missing_model_message(model_uri, err)) from None
+    meta = (info.metadata or {}).get(METADATA_KEY)
+    if meta is None:
+        raise FerLabError(f"model {model_uri} was not logged by fer_lab (no '{METADATA_KEY}' "
+                          "metadata); train it with `python -m fer_lab.train`")
+    return model, ModelMetadata.from_dict(meta)
+
+
+def _missing_model_message(model_uri: str, err: Exception) -> str:
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    hint = ("train and register one with `python -m fer_lab.train` (or `make demo`), "
+            "or promote a version with `python -m fer_lab.promote`")
+    if Path(model_uri).exists():
+        hint = "check that the folder holds an MLflow model (an MLmodel file)"
+    return f"cannot load model {model_uri}: {first_line}. To fix: {hint}."

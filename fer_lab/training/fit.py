@@ -1,0 +1,113 @@
+"""Resumable fitting in phases: one phase for a CNN, head-then-fine-tune for a pretrained backbone."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import keras
+from omegaconf import DictConfig
+
+from fer_lab.data import FerData
+from fer_lab.models import has_backbone, set_backbone_trainable
+from fer_lab.training.batches import MixupBatches
+from fer_lab.training.callbacks import EpochLine, Throughput
+from fer_lab.training.checkpoint import Checkpointing, CheckpointStore, RunState
+from fer_lab.training.class_weights import class_weights
+from fer_lab.training.optimizers import make_optimizer, schedule_callbacks
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Epochs [start, end) trained with the top `trainable_top` backbone layers unfrozen at `learning_rate`."""
+
+    name: str
+    start: int
+    end: int
+    trainable_top: int | None
+    learning_rate: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: keras.Model
+    state: RunState
+    resumed_at: int | None       # epoch a resumed run continued from; None for a fresh run
+    epoch_seconds: tuple[float, ...]
+    images_per_second: float
+
+
+def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
+    """Two phases for a backbone with `model.fine_tune` settings (frozen head training, then fine-tuning)."""
+    lr, epochs = float(cfg.optimizer.learning_rate), int(cfg.trainer.epochs)
+    fine_tune = cfg.model.get("fine_tune")
+    if not (has_backbone(model) and fine_tune):
+        return [Phase("train", 0, epochs, None, lr)]
+    head = min(int(fine_tune.head_epochs), epochs)
+    phases = [Phase("head", 0, head, 0, lr)] if head else []
+    if head < epochs:
+        phases.append(Phase("finetune", head, epochs, int(fine_tune.unfreeze_top), lr * fine_tune.lr_factor))
+    return phases
+
+
+def compile_model(model: keras.Model, cfg: DictConfig, learning_rate: float) -> None:
+    model.compile(
+        optimizer=make_optimizer(cfg.optimizer, learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.training.label_smoothing),
+        metrics=["accuracy", keras.metrics.F1Score(average="macro", name="macro_f1")],
+    )
+
+
+def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: CheckpointStore,
+                  state: RunState, extra_callbacks: list) -> FitResult:
+    """Train through every phase, continuing from `state` (saved by an interrupted run) when it has epochs.
+
+    Returns the model with the best weights by trainer.monitor on the validation split.
+    """
+    resumed_at = state.epoch if state.epoch else None
+    weights = class_weights(data.train.labels, len(data.class_names), cfg.training.class_weight,
+                            cfg.training.effective_number_beta)
+    throughput = Throughput(len(data.train))
+    for phase in plan_phases(cfg, model):
+        if state.epoch >= phase.end:
+            continue
+        if state.epoch:
+            model = store.load_last()
+        if state.phase != phase.name:
+            set_backbone_trainable(model, phase.trainable_top)
+            compile_model(model, cfg, phase.learning_rate)
+        callbacks = [throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
+                                                     cfg.trainer.monitor),
+                     Checkpointing(store, state, phase.name, phase.start, cfg.trainer.monitor,
+                                   cfg.trainer.early_stopping_patience),
+                     *extra_callbacks]
+        verbose = _verbosity(cfg.trainer.verbose)
+        if verbose == 2:
+            callbacks.append(EpochLine(int(cfg.trainer.epochs), phase.name))
+        model.fit(**_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y),
+                  initial_epoch=max(state.epoch, phase.start), epochs=phase.end,
+                  callbacks=callbacks, verbose=1 if verbose == 1 else 0)
+        state.epoch = phase.end  # an early-stopped phase is finished too: a resume must not repeat it
+        store.save(state)
+        if model.stop_training and phase.name != "head":
+            break
+    if store.best_path.exists():
+        model.load_weights(store.best_path)
+    seconds = tuple(throughput.seconds)
+    rate = len(data.train) * len(seconds) / sum(seconds) if seconds else 0.0
+    return FitResult(model, state, resumed_at, seconds, rate)
+
+
+def _inputs(data: FerData, cfg: DictConfig, weights) -> dict:
+    alpha = float(cfg.augmentation.get("mixup", 0.0) or 0.0)
+    if alpha > 0:
+        return {"x": MixupBatches(data.train.x, data.train.y, cfg.trainer.batch_size, alpha, weights, cfg.seed)}
+    class_weight = None if weights is None else {i: float(w) for i, w in enumerate(weights)}
+    return {"x": data.train.x, "y": data.train.y, "batch_size": cfg.trainer.batch_size,
+            "shuffle": True, "class_weight": class_weight}
+
+
+def _verbosity(setting) -> int:
+    if setting == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(setting)

@@ -1,0 +1,146 @@
+"""The train pipeline: validate, load data, build, fit (resumably), evaluate, log, register."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from fer_lab.config import validate_train_config
+from fer_lab.data import FerData, load_dataset
+from fer_lab.evaluation import SplitReport, evaluate_split
+from fer_lab.evaluation.plots import plot_confusion, plot_curves, plot_samples
+from fer_lab.evaluation.tta import predict_with_tta
+from fer_lab.models import build_model
+from fer_lab.tracking import configure_tracking
+from fer_lab.tracking.model_io import ModelMetadata, log_keras_model
+from fer_lab.tracking.registry import CHAMPION, promote_if_better
+from fer_lab.tracking.runs import tracked_run
+from fer_lab.training.callbacks import MlflowEpochMetrics
+from fer_lab.training.checkpoint import CheckpointStore, RunState
+from fer_lab.training.fit import FitResult, fit_resumable
+from fer_lab.training.seeding import seed_everything
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    run_id: str
+    tracking_uri: str
+    reports: dict[str, SplitReport]
+    fit: FitResult
+    model_version: str | None
+    champion: bool
+
+
+def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str | None = None) -> TrainSummary:
+    """Train `cfg.model` on `cfg.data` and track it in MLflow. Rerunning after an interruption resumes."""
+    validate_train_config(cfg)
+    tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
+    seed_everything(cfg.seed, cfg.trainer.deterministic)
+    data = load_dataset(cfg.data, seed=cfg.seed)
+    model = build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
+                        num_classes=len(data.class_names))
+    store = CheckpointStore.for_config(cfg)
+    state = store.load() if cfg.trainer.resume else RunState()
+    run_name = cfg.mlflow.run_name or f"{cfg.model.name}-{Path(str(cfg.data.get('path', 'synthetic'))).name}"
+    with tracked_run(cfg, tracking_uri, state.run_id, list(overrides), run_name, parent_run_id) as run:
+        if state.run_id != run.info.run_id:  # a fresh run: drop any stale checkpoint of this config
+            store.clear()
+            state = RunState(run_id=run.info.run_id)
+            store.save(state)
+        _print_start(cfg, data, state.epoch)
+        _log_data(data)
+        result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
+        reports = _evaluate(result, data, cfg)
+        _log_results(result, reports, data, cfg, run.info.run_id)
+        version, champion = _register(result, data, cfg)
+    store.clear()
+    summary = TrainSummary(run.info.run_id, tracking_uri, reports, result, version, champion)
+    _print_summary(summary, cfg)
+    return summary
+
+
+def _evaluate(result: FitResult, data: FerData, cfg: DictConfig) -> dict[str, SplitReport]:
+    splits = [s for s in (data.val, data.test) if s is not None and len(s)]
+    return {s.name: evaluate_split(result.model, s.x, s.y, data.class_names, split=s.name, origin=s.origin,
+                                   tta=cfg.evaluation.tta, crop_fraction=cfg.evaluation.crop_fraction)
+            for s in splits}
+
+
+def _log_data(data: FerData) -> None:
+    import mlflow
+
+    mlflow.log_dict({"source": data.source, "counts": data.counts(), "notes": list(data.notes),
+                     "origins": {s.name: s.origin for s in (data.train, data.val, data.test) if s is not None}},
+                    "data/summary.json")
+    mlflow.set_tags({"data.source": data.source, **{f"data.{s.name}_origin": s.origin
+                                                     for s in (data.train, data.val, data.test) if s is not None}})
+
+
+def _log_results(result: FitResult, reports: dict[str, SplitReport], data: FerData, cfg: DictConfig,
+                 run_id: str) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    state = result.state
+    metrics = {"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epoch),
+               "train_img_per_s": result.images_per_second,
+               "train_seconds": float(sum(result.epoch_seconds))}
+    for report in reports.values():
+        metrics.update(report.metrics())
+    mlflow.log_metrics(metrics)
+    client = MlflowClient()
+    history = {name.removeprefix("epoch/"): [m.value for m in sorted(client.get_metric_history(run_id, name),
+                                                                     key=lambda m: m.step)]
+               for name in ("epoch/loss", "epoch/accuracy", "epoch/macro_f1", "epoch/val_loss",
+                            "epoch/val_accuracy", "epoch/val_macro_f1")}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mlflow.log_artifact(str(plot_curves(history, folder / "curves.png")), "figures")
+        for report in reports.values():
+            mlflow.log_artifact(str(plot_confusion(report, data.class_names,
+                                                   folder / f"confusion_{report.split}.png")), "figures")
+            mlflow.log_text(f"{report.summary()}\n\n{report.text}", f"reports/classification_{report.split}.txt")
+        n = min(int(cfg.evaluation.sample_grid), len(data.val))
+        if n:
+            pred = np.argmax(predict_with_tta(result.model, data.val.x[:n]), axis=1)
+            mlflow.log_artifact(str(plot_samples(data.val.x[:n], data.val.labels[:n], pred, data.class_names,
+                                                 "val", folder / "samples_val.png")), "figures")
+
+
+def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | None, bool]:
+    from mlflow import MlflowClient
+
+    name = cfg.mlflow.registered_model_name
+    metadata = ModelMetadata(data.class_names, int(data.train.x.shape[1]),
+                             float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name))
+    info = log_keras_model(result.model, metadata, data.val.x[:4], registered_name=name)
+    version = None if info.registered_model_version is None else str(info.registered_model_version)
+    champion = bool(name and version) and promote_if_better(MlflowClient(), name, version,
+                                                           cfg.mlflow.promote_metric, cfg.mlflow.promote)
+    return version, champion
+
+
+def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int) -> None:
+    sizes = ", ".join(f"{s.name} {len(s)} ({s.origin})" for s in (data.train, data.val, data.test) if s is not None)
+    print(f"fer_lab: {cfg.model.name} on {data.source}: {sizes}", flush=True)
+    for note in data.notes:
+        print(f"fer_lab: note: {note}", flush=True)
+    if resume_epoch:
+        print(f"fer_lab: resuming the interrupted run after epoch {resume_epoch}", flush=True)
+
+
+def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
+    fit = summary.fit
+    print(f"fer_lab: best epoch {fit.state.best_epoch + 1} by {cfg.trainer.monitor} "
+          f"({fit.state.best:.4f}); {sum(fit.epoch_seconds):.0f}s of training at {fit.images_per_second:.0f} img/s")
+    for report in summary.reports.values():
+        print(f"fer_lab: {report.summary()}")
+    name = cfg.mlflow.registered_model_name
+    if summary.model_version:
+        alias = f", alias {CHAMPION}" if summary.champion else ""
+        print(f"fer_lab: registered {name} version {summary.model_version}{alias}")
+    print(f"fer_lab: MLflow run {summary.run_id} in {summary.tracking_uri} (browse with `make ui`)")

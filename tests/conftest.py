@@ -1,0 +1,38 @@
+"""Shared fixtures: an isolated project root and MLflow store per test, Hydra config composition."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def state_root(tmp_path, monkeypatch) -> Path:
+    """A fresh FER_LAB_ROOT (checkpoints, caches, artifacts) and SQLite tracking store for one test."""
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.setenv("FER_LAB_ROOT", str(root))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+    return root
+
+
+@pytest.fixture
+def compose_train():
+    """compose_train(*overrides) -> the resolved `train` config, as `python -m fer_lab.train` would see it."""
+    from hydra import compose, initialize_config_dir
+
+    import fer_lab.config  # noqa: F401
+    from fer_lab.paths import CONF_DIR
+
+    def compose_with(*overrides: str, config_name: str = "train"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides))
+
+    return compose_with

@@ -1,0 +1,55 @@
+"""Class weights, LR schedules, mixup batches and the checkpoint key."""
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from fer_lab.training.batches import MixupBatches
+from fer_lab.training.checkpoint import config_key
+from fer_lab.training.class_weights import class_weights
+from fer_lab.training.optimizers import cosine_lr
+
+
+def test_balanced_weights_favour_rare_classes_and_average_one():
+    labels = np.array([0] * 80 + [1] * 20)
+    w = class_weights(labels, 2, "balanced")
+    assert w[1] == pytest.approx(4 * w[0])
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_effective_number_is_between_none_and_balanced():
+    labels = np.array([0] * 900 + [1] * 100)
+    eff = class_weights(labels, 2, "effective_number", beta=0.999)
+    bal = class_weights(labels, 2, "balanced")
+    assert 1.0 < eff[1] / eff[0] < bal[1] / bal[0]
+
+
+def test_absent_class_gets_zero_weight_and_none_mode_is_none():
+    assert class_weights(np.array([0, 0, 2]), 3, "balanced")[1] == 0
+    assert class_weights(np.array([0, 1]), 2, "none") is None
+
+
+def test_cosine_warms_up_then_decays_to_floor():
+    lrs = [cosine_lr(e, 1.0, 10, 2, 0.01) for e in range(10)]
+    assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    assert lrs[-1] == pytest.approx(0.01)
+
+
+def test_mixup_blends_images_labels_and_weights():
+    x = np.stack([np.zeros((4, 4, 1)), np.full((4, 4, 1), 200)] * 8).astype("uint8")
+    y = np.tile(np.eye(2, dtype="float32"), (8, 1))
+    batches = MixupBatches(x, y, batch_size=8, alpha=0.4, class_weights=np.array([1.0, 3.0], "float32"), seed=0)
+    assert len(batches) == 2
+    bx, by, bw = batches[0]
+    assert bx.shape == (8, 4, 4, 1) and np.allclose(by.sum(axis=1), 1)
+    # pixel value follows the label mix: image = 200 * P(class 1)
+    assert np.allclose(bx[:, 0, 0, 0], 200 * by[:, 1], atol=1e-3)
+    assert np.allclose(bw, by @ np.array([1.0, 3.0]))
+
+
+def test_config_key_ignores_resume_and_verbosity_only():
+    base = OmegaConf.create({"trainer": {"epochs": 3, "resume": True, "verbose": "auto"}, "mlflow": {}})
+    same = OmegaConf.create({"trainer": {"epochs": 3, "resume": False, "verbose": 2}, "mlflow": {}})
+    other = OmegaConf.create({"trainer": {"epochs": 4, "resume": True, "verbose": "auto"}, "mlflow": {}})
+    assert config_key(base) == config_key(same) != config_key(other)
