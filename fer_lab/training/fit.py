@@ -38,11 +38,17 @@ class FitResult:
 
 
 def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
-    """Two phases for a backbone with `model.fine_tune` settings (frozen head training, then fine-tuning)."""
+    """Two phases for a pretrained backbone (frozen head training, then fine-tuning the top layers).
+
+    A backbone trained from scratch (weights=null) trains whole in one phase: a frozen random backbone
+    teaches the head nothing.
+    """
     lr, epochs = float(cfg.optimizer.learning_rate), int(cfg.trainer.epochs)
-    fine_tune = cfg.model.get("fine_tune")
-    if not (has_backbone(model) and fine_tune):
+    if not has_backbone(model):
         return [Phase("train", 0, epochs, None, lr)]
+    fine_tune = cfg.model.get("fine_tune")
+    if cfg.model.get("weights") is None or not fine_tune:
+        return [Phase("train", 0, epochs, -1, lr)]
     head = min(int(fine_tune.head_epochs), epochs)
     phases = [Phase("head", 0, head, 0, lr)] if head else []
     if head < epochs:
