@@ -36,3 +36,35 @@ def compose_train():
             return compose(config_name=config_name, overrides=list(overrides))
 
     return compose_with
+
+
+@pytest.fixture
+def data_csv(tmp_path):
+    """data_csv(rows, name="fer.csv", header=...) -> path of a tiny FER-2013 challenge CSV in tmp_path.
+
+    rows: (emotion, pixels, Usage) tuples; pixels may be an array (written space-separated) or a string.
+    Names ending in .gz are gzip-compressed.
+    """
+    import gzip
+
+    def write(rows, name: str = "fer.csv", header: str = "emotion,pixels,Usage") -> Path:
+        cells = lambda row: (" ".join(map(str, v.ravel())) if hasattr(v, "ravel") else str(v) for v in row)
+        text = "\n".join([header, *(",".join(cells(row)) for row in rows)]) + "\n"
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def data_cfg():
+    """data_cfg(option="fer2013", **overrides) -> conf/data/<option>.yaml with the cache off and overrides."""
+    from omegaconf import OmegaConf
+
+    from fer_lab.paths import CONF_DIR
+
+    def make(option: str = "fer2013", **overrides):
+        return OmegaConf.merge(OmegaConf.load(CONF_DIR / "data" / f"{option}.yaml"), {"cache": False, **overrides})
+
+    return make

@@ -1,0 +1,124 @@
+"""Reader for the Kaggle folder layout ROOT/{train,test}/<emotion>/*.{jpg,jpeg,png,bmp}.
+
+train/ becomes Training and test/ PublicTest. Images are decoded with OpenCV on a thread pool
+(decoding releases the GIL), converted to grayscale and resized to the configured size.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_lab.errors import FerLabError
+from fer_lab.labels import EMOTIONS
+
+SPLIT_DIRS = {"train": "Training", "test": "PublicTest"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+ALIASES = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
+           "sadness": "sad", "surprised": "surprise"}
+SHOWN = 10
+_CHUNK = 512  # files per thread-pool task
+
+
+def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
+    """(path relative to root, usage, label) for every image, sorted, and notes; layout problems are errors."""
+    if not (root / "train").is_dir():
+        found = ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
+        raise FerLabError(f"{root} has no train/ folder (found: {found}): expected the Kaggle layout "
+                          "ROOT/train/<emotion>/*.jpg and optionally ROOT/test/<emotion>/*.jpg; "
+                          "point data.path at ROOT")
+    entries: list[tuple[str, str, int]] = []
+    unknown: list[str] = []
+    empty: list[str] = []
+    for split, usage in SPLIT_DIRS.items():
+        if not (root / split).is_dir():
+            continue
+        for class_dir in sorted(p for p in (root / split).iterdir() if p.is_dir()):
+            name = ALIASES.get(class_dir.name.lower(), class_dir.name.lower())
+            if name not in EMOTIONS:
+                unknown.append(f"{split}/{class_dir.name}")
+                continue
+            files = sorted(f.name for f in os.scandir(class_dir)
+                           if f.is_file() and f.name.lower().endswith(IMAGE_SUFFIXES))
+            if not files:
+                empty.append(f"{split}/{class_dir.name}")
+            entries += [(f"{split}/{class_dir.name}/{f}", usage, EMOTIONS.index(name)) for f in files]
+    if unknown:
+        raise FerLabError(f"unknown class folders in {root}: {', '.join(unknown)}; expected the 7 FER-2013 "
+                          f"names {', '.join(EMOTIONS)} (also accepted: {', '.join(ALIASES)}). "
+                          "Rename or remove those folders")
+    if empty:
+        raise FerLabError(f"class folders without images ({', '.join(IMAGE_SUFFIXES)}) in {root}: "
+                          f"{', '.join(empty)}; add images or remove those folders")
+    ignored = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in SPLIT_DIRS)
+    notes = [f"ignored folders {', '.join(ignored)} in {root}: only train/ and test/ are read"] if ignored else []
+    return entries, notes
+
+
+def listing(root: Path, entries: list[tuple[str, str, int]]) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime_ns) per image, for the cache key."""
+    stats = ((rel, os.stat(root / rel)) for rel, _, _ in entries)
+    return [(rel, st.st_size, st.st_mtime_ns) for rel, st in stats]
+
+
+def read_folder(root: Path, entries: list[tuple[str, str, int]], image_size: int,
+                on_bad_image: str) -> dict[str, np.ndarray]:
+    """Decode every image: x (N,S,S,1) uint8, labels (N,), usage (N,), names (N,) relative paths."""
+    paths = [str(root / rel) for rel, _, _ in entries]
+    chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # bad files are reported in notes
+    try:
+        with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+            decoded = [item for chunk in pool.map(lambda c: [_decode(p, image_size) for p in c], chunks)
+                       for item in chunk]
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+    bad = [rel for (rel, _, _), (img, _) in zip(entries, decoded) if img is None]
+    if bad and on_bad_image == "fail":
+        raise FerLabError(f"cannot read image {root / bad[0]} (corrupt or not an image; {len(bad)} such files): "
+                          "fix or delete it, or set data.on_bad_image=skip to skip unreadable images")
+    keep = [i for i, (img, _) in enumerate(decoded) if img is not None]
+    if not keep:
+        raise FerLabError(f"no readable images in {root}; check the files or point data.path elsewhere")
+    flags = [decoded[i][1] for i in keep]
+    notes = []
+    if bad:
+        more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+        notes.append(f"skipped {len(bad)} unreadable images: {', '.join(bad[:SHOWN])}{more}")
+    if n := sum("colour" in f for f in flags):
+        notes.append(f"converted {n} colour images to grayscale")
+    if n := sum("resized" in f for f in flags):
+        notes.append(f"resized {n} images of other sizes to {image_size}x{image_size}")
+    return {"x": np.stack([decoded[i][0] for i in keep])[..., None],
+            "labels": np.array([entries[i][2] for i in keep], np.int64),
+            "usage": np.array([entries[i][1] for i in keep]),
+            "names": np.array([entries[i][0] for i in keep]),
+            "notes": np.array(notes, dtype=str)}
+
+
+def _decode(path: str, size: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """A (size, size) uint8 grayscale image (or None if unreadable) and what was done to it."""
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        return None, ()
+    flags: tuple[str, ...] = ()
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        return None, ()
+    if img.ndim == 3:
+        if img.shape[2] >= 3:
+            flags += ("colour",)
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+        else:
+            img = img[..., 0]
+    if img.shape != (size, size):
+        flags += ("resized",)
+        interp = cv2.INTER_AREA if min(img.shape) > size else cv2.INTER_LINEAR
+        img = cv2.resize(img, (size, size), interpolation=interp)
+    return img, flags

@@ -1,0 +1,114 @@
+"""Train / validation / test assignment from Usage, with a seeded stratified validation split.
+
+Test rows (PublicTest or PrivateTest) never reach train or validation; validation is a stratified fraction
+of Training (val_from=train) or PublicTest (val_from=public_test, only when PublicTest is not the test split).
+drop_cross_split_duplicates removes train rows whose exact pixels occur in val or test, and val rows whose
+pixels occur in test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from omegaconf import DictConfig
+
+from fer_lab.errors import FerLabError
+
+TEST_SPLITS = ("PublicTest", "PrivateTest", "none")
+VAL_FROM = ("train", "public_test")
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Row indices (into the loaded images) and a description of each split."""
+
+    indices: dict[str, np.ndarray]  # "train", "val" and, unless test_split is none, "test"
+    origins: dict[str, str]
+    notes: tuple[str, ...]
+    dropped_duplicates: dict[str, int]  # rows removed from train and val by drop_cross_split_duplicates
+
+
+def configured_test_split(cfg: DictConfig) -> str:
+    """The configured test split, with YAML null read as none."""
+    value = cfg.get("test_split", "PublicTest")
+    return "none" if value is None else str(value)
+
+
+def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictConfig, seed: int) -> SplitPlan:
+    """Assign rows to train/val/test as cfg (val_from, val_fraction, test_split, drop_cross_split_duplicates) says."""
+    notes: list[str] = []
+    test_name = configured_test_split(cfg)
+    indices: dict[str, np.ndarray] = {}
+    origins: dict[str, str] = {}
+    if test_name != "none":
+        rows = np.flatnonzero(usage == test_name)
+        if rows.size:
+            indices["test"], origins["test"] = rows, test_name
+        elif test_name == "PrivateTest":
+            raise FerLabError("data.test_split=PrivateTest but the data holds no PrivateTest rows; "
+                              "use data.test_split=PublicTest or none")
+        else:
+            notes.append("no PublicTest images: there is no test split")
+    training = np.flatnonzero(usage == "Training")
+    if not training.size:
+        raise FerLabError("the data holds no Training images; check data.path")
+    if cfg.get("val_from", "train") == "public_test":
+        val = np.flatnonzero(usage == "PublicTest")
+        if not val.size:
+            raise FerLabError("data.val_from=public_test but the data holds no PublicTest images; "
+                              "use data.val_from=train")
+        indices["train"], indices["val"] = training, val
+        origins["train"], origins["val"] = "Training", "PublicTest"
+    else:
+        fraction = float(cfg.val_fraction)
+        val = stratified_sample(labels[training], fraction, seed)
+        pct = f"{fraction * 100:g}%"
+        indices["train"], indices["val"] = np.delete(training, val), training[val]
+        origins["train"] = f"Training minus stratified {pct} validation"
+        origins["val"] = f"stratified {pct} of Training"
+    used = np.concatenate(list(indices.values()))
+    for name in ("PublicTest", "PrivateTest"):
+        if n := int(np.count_nonzero(usage == name)) - int(np.count_nonzero(usage[used] == name)):
+            notes.append(f"{name} ({n} images) unused by this config")
+    dropped = {"train": 0, "val": 0}
+    if cfg.get("drop_cross_split_duplicates", False):
+        test_rows = indices.get("test", np.empty(0, np.int64))
+        train_ids, val_ids, test_ids = image_ids(x[indices["train"]], x[indices["val"]], x[test_rows])
+        copies = {"train": np.isin(train_ids, np.concatenate([val_ids, test_ids])), "val": np.isin(val_ids, test_ids)}
+        for name, later in (("train", "val/test"), ("val", "test")):
+            dropped[name] = int(copies[name].sum())
+            indices[name] = indices[name][~copies[name]]
+            if dropped[name]:
+                origins[name] += f", minus {dropped[name]} exact copies of {later} images"
+        notes.append(f"dropped {dropped['train']} train and {dropped['val']} validation images whose exact pixels "
+                     "also occur in a later split (val or test)")
+    return SplitPlan(indices, origins, tuple(notes), dropped)
+
+
+def stratified_sample(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded sample of round(fraction * n) rows, allocated to classes in proportion.
+
+    Each class gets floor(fraction * n_c) rows; the remaining rows go to the classes with the largest
+    remainders, so small datasets still get a validation split.
+    """
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = fraction * counts
+    take = np.floor(exact).astype(np.int64)
+    extra = int(round(fraction * labels.size)) - int(take.sum())
+    take[np.argsort(take - exact, kind="stable")[:extra]] += 1
+    if not take.sum():
+        raise FerLabError(f"a {fraction:g} validation fraction of {labels.size} Training images is empty; "
+                          "raise data.val_fraction or add images")
+    picked = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def image_ids(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Exact-content ids: equal ids iff equal pixels, consistent across all given image arrays."""
+    flat = np.concatenate([a.reshape(len(a), -1) for a in arrays])
+    flat = np.ascontiguousarray(flat)
+    rows = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).ravel()
+    _, ids = np.unique(rows, return_inverse=True)
+    return np.split(ids.ravel(), np.cumsum([len(a) for a in arrays])[:-1])
