@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/data/fer2013.csv.gz
 PORT ?= 5000
+SERVE_PORT ?= 5001
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow demo train audit ui clean
+.PHONY: help install test test-slow demo train audit ui webcam serve bench-inference clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,6 +41,15 @@ audit: install ## class counts, duplicates and blank images of DATA
 
 ui: install ## MLflow UI for mlflow.db on http://127.0.0.1:5000 (PORT=...)
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
+
+webcam: install ## live emotions from camera 0 with the champion model (FPS shown, q quits; needs a display)
+	$(PY) -m fer_lab.live source=0 display=true
+
+serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5001/invocations (SERVE_PORT=...)
+	$(PY) -m fer_lab.serve --port $(SERVE_PORT)
+
+bench-inference: install ## per-stage ms and end-to-end FPS of live inference on 640x480 frames
+	$(PY) benchmarks/bench_inference.py
 
 clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db and mlartifacts)
 	rm -rf checkpoints logs .cache .pytest_cache

@@ -74,7 +74,7 @@ def load_logged_model(model_uri: str):
 
 
 def _missing_model_message(model_uri: str, err: Exception) -> str:
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    first_line = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
     hint = ("train and register one with `python -m fer_lab.train` (or `make demo`), "
             "or promote a version with `python -m fer_lab.promote`")
     if Path(model_uri).exists():

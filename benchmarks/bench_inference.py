@@ -1,0 +1,110 @@
+"""Live-inference speed: per-stage milliseconds and end-to-end FPS on 640x480 frames with one face.
+
+    .venv/bin/python benchmarks/bench_inference.py [--frames 100] [--models custom_cnn,cnn_tiny,vgg16]
+
+Models are the project's own configs built with untrained weights (speed does not depend on them;
+vgg16 uses model.weights=null, so nothing is downloaded). The face is a real FER-2013 test image
+upscaled into a plain background when ../shared/data exists (so the Haar cascade fires), else a drawing.
+End to end = detect + preprocess + classify + overlay drawing for one frame (no video decoding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer_lab.inference.faces import make_detector  # noqa: E402
+from fer_lab.inference.overlay import draw_faces  # noqa: E402
+from fer_lab.inference.recognizer import EmotionRecognizer  # noqa: E402
+from fer_lab.labels import EMOTIONS  # noqa: E402
+from fer_lab.tracking.model_io import ModelMetadata  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_FACES = ROOT.parent / "shared" / "data" / "fer2013" / "test"
+OVERRIDES = {"custom_cnn": ["model=custom_cnn"], "cnn_tiny": ["model=cnn_tiny"],
+             "vgg16": ["model=vgg16", "model.weights=null"]}
+
+
+def test_frame() -> tuple[np.ndarray, str]:
+    """A 640x480 BGR frame with one 200 px face, and where the face comes from."""
+    haar = make_detector("haar")
+    for path in sorted(REAL_FACES.glob("*/*.jpg"))[:200]:
+        gray = np.full((480, 640), 120, np.uint8)
+        gray[140:340, 220:420] = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (200, 200))
+        if haar(None, gray):
+            return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), f"FER-2013 {path.parent.name}/{path.name}"
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    cv2.ellipse(frame, (320, 240), (85, 105), 0, 0, 360, (170, 190, 220), -1)
+    for dx in (-35, 35):
+        cv2.circle(frame, (320 + dx, 215), 10, (40, 40, 40), -1)
+    cv2.ellipse(frame, (320, 285), (35, 12), 0, 0, 180, (60, 60, 140), 3)
+    return frame, "a drawing (no ../shared/data; Haar may find no face)"
+
+
+def build(name: str):
+    from hydra import compose, initialize_config_dir
+
+    import fer_lab.config  # noqa: F401  (registers ${fer_lab_root:})
+    from fer_lab.models import build_model
+    from fer_lab.paths import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=OVERRIDES[name])
+    return build_model(cfg.model, cfg.augmentation, (48, 48, 1), len(EMOTIONS))
+
+
+def measure(rec: EmotionRecognizer, frame: np.ndarray, frames: int, warmup: int = 5) -> dict[str, float]:
+    stages = {"detect": [], "preprocess": [], "classify": [], "total": []}
+    faces = []
+    for i in range(warmup + frames):
+        image = frame.copy()
+        t0 = time.perf_counter()
+        boxes, gray = rec.detect(image)
+        t1 = time.perf_counter()
+        crops = rec.crop(gray, boxes)
+        t2 = time.perf_counter()
+        probs = rec.predict_proba(crops)
+        t3 = time.perf_counter()
+        draw_faces(image, [rec.face_prediction(b, p) for b, p in zip(boxes, probs)], rec.class_names, 30.0)
+        t4 = time.perf_counter()
+        if i >= warmup:
+            for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t0)):
+                stages[key].append(seconds * 1000)
+            faces.append(len(boxes))
+    result = {key: float(np.mean(values)) for key, values in stages.items()}
+    return {**result, "faces": float(np.mean(faces)), "fps": 1000.0 / result["total"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--models", default="custom_cnn,cnn_tiny,vgg16")
+    parser.add_argument("--detectors", default="haar,skip")
+    args = parser.parse_args()
+    frame, origin = test_frame()
+    print(f"640x480 frame, one face: {origin}; {args.frames} frames after 5 warm-up frames; "
+          f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other jobs")
+    print("| model | params | detector | faces/frame | detect ms | preprocess ms | classify ms "
+          "| end-to-end ms | FPS |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.models.split(","):
+        model = build(name)
+        metadata = ModelMetadata(EMOTIONS, 48, 0.0, name)
+        for detector in args.detectors.split(","):
+            rec = EmotionRecognizer(model, metadata, detector=make_detector(detector))
+            r = measure(rec, frame, args.frames)
+            print(f"| {name} | {model.count_params() / 1e6:.2f}M | {detector} | {r['faces']:.0f} "
+                  f"| {r['detect']:.1f} | {r['preprocess']:.2f} | {r['classify']:.1f} | {r['total']:.1f} "
+                  f"| {r['fps']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""EmotionRecognizer: the one inference API (registry model in, labels and probabilities out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fer_lab.errors import FerLabError
+from fer_lab.inference.faces import Box, FaceDetector, crop_faces, make_detector, to_gray
+from fer_lab.labels import EMOTIONS
+from fer_lab.tracking.model_io import ModelMetadata, load_logged_model, registry_uri
+
+DEFAULT_NAME = "fer_lab"
+DEFAULT_ALIAS = "champion"
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The top label, its probability, and the probability of every class (in class order)."""
+
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class FacePrediction(Prediction):
+    """A Prediction for one face found in a frame, with its box in frame pixels."""
+
+    box: Box
+
+
+class EmotionRecognizer:
+    """A trained fer_lab model with its logged preprocessing (image size, face margin, class names).
+
+    predict() classifies images that are already faces; detect_and_predict() finds the faces in a
+    frame first. Models take raw 0..255 grayscale pixels: all scaling happens inside the model.
+    """
+
+    def __init__(self, model, metadata: ModelMetadata, detector: FaceDetector | None = None,
+                 tta: bool = False):
+        expected = (metadata.image_size, metadata.image_size, 1)
+        actual = tuple(model.input_shape[1:])
+        if actual != expected:
+            raise FerLabError(f"model {metadata.model_name!r} expects input {actual} but its metadata says "
+                              f"{expected} ({metadata.image_size}x{metadata.image_size} grayscale); "
+                              "retrain and log it with fer_lab.train, or pass the right image_size")
+        outputs = model.output_shape[-1]
+        if outputs != len(metadata.class_names):
+            raise FerLabError(f"model {metadata.model_name!r} has {outputs} outputs but "
+                              f"{len(metadata.class_names)} class names; pass class_names that match")
+        self.model, self.metadata, self.tta = model, metadata, tta
+        self.detector = detector if detector is not None else make_detector()
+
+    @classmethod
+    def from_registry(cls, name: str = DEFAULT_NAME, alias: str = DEFAULT_ALIAS,
+                      tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
+        """The registered model `name` with `alias` (models:/fer_lab@champion by default)."""
+        return cls.from_uri(registry_uri(name, alias), tracking_uri=tracking_uri, **kwargs)
+
+    @classmethod
+    def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
+        """models:/name@alias, models:/name/3, runs:/<run id>/model, an MLflow model folder, or a .keras file."""
+        if str(uri).endswith(".keras"):
+            return cls.from_file(uri, **kwargs)
+        from fer_lab.tracking.uri import configure_tracking
+
+        configure_tracking(tracking_uri)
+        model, metadata = load_logged_model(str(uri))
+        return cls(model, metadata, **kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path, class_names: Sequence[str] = EMOTIONS, image_size: int | None = None,
+                  face_margin: float = 0.0, **kwargs) -> "EmotionRecognizer":
+        """A local .keras file; what MLflow metadata would say is given here (image_size: the model's)."""
+        import keras
+
+        if not Path(path).is_file():
+            raise FerLabError(f"model file {path} not found; pass a .keras file or a models:/ URI")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as err:  # keras raises ValueError, OSError, zipfile errors...
+            raise FerLabError(f"cannot load Keras model {path}: {err}") from None
+        size = image_size or model.input_shape[1]
+        metadata = ModelMetadata(tuple(class_names), int(size), float(face_margin), Path(path).stem)
+        return cls(model, metadata, **kwargs)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.metadata.class_names
+
+    @property
+    def image_size(self) -> int:
+        return self.metadata.image_size
+
+    def preprocess(self, images) -> np.ndarray:
+        """Face images (one, a list, or an (N, H, W[, C]) array; gray, BGR or BGRA; any size) as model input."""
+        if isinstance(images, np.ndarray) and images.ndim in (2, 3) and not _is_gray_batch(images):
+            images = [images]
+        faces = [to_gray(_pixels(image)) for image in images]
+        return np.concatenate([crop_faces(face, [Box(0, 0, face.shape[1], face.shape[0])], self.image_size)
+                               for face in faces]) if faces else self._empty()
+
+    def predict_proba(self, faces: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, K) for preprocessed faces (N, S, S, 1) 0..255, in batches of BATCH.
+
+        predict_on_batch, not predict: for the few faces of a frame predict's per-call overhead
+        costs more than the model itself.
+        """
+        x = np.asarray(faces, dtype="float32")
+        chunks = [self._forward(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.class_names)), dtype="float32")
+
+    def predict(self, images) -> list[Prediction]:
+        """Predictions for face images (see preprocess); whole photos need detect_and_predict."""
+        return [self._prediction(p) for p in self.predict_proba(self.preprocess(images))]
+
+    def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]:
+        """Face boxes of a BGR or grayscale frame, and the frame's grayscale version."""
+        gray = to_gray(frame)
+        return self.detector(frame, gray), gray
+
+    def crop(self, gray: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Model input (N, S, S, 1) for the faces at `boxes`, with the training face margin."""
+        return crop_faces(gray, boxes, self.image_size, self.metadata.face_margin)
+
+    def detect_and_predict(self, frame: np.ndarray) -> list[FacePrediction]:
+        """Every face of a frame (largest first), classified in one batch."""
+        boxes, gray = self.detect(frame)
+        probs = self.predict_proba(self.crop(gray, boxes))
+        return [self.face_prediction(box, p) for box, p in zip(boxes, probs)]
+
+    def face_prediction(self, box: Box, probs: np.ndarray) -> FacePrediction:
+        p = self._prediction(probs)
+        return FacePrediction(p.label, p.confidence, p.probabilities, box)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        if self.tta:
+            probs = np.asarray(self.model.predict_on_batch(np.concatenate([x, x[:, :, ::-1]])))
+            return (probs[:len(x)] + probs[len(x):]) / 2
+        return np.asarray(self.model.predict_on_batch(x))
+
+    def _prediction(self, probs: np.ndarray) -> Prediction:
+        top = int(np.argmax(probs))
+        return Prediction(self.class_names[top], float(probs[top]),
+                          {name: float(v) for name, v in zip(self.class_names, probs)})
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.image_size, self.image_size, 1), dtype="float32")
+
+
+def _pixels(image) -> np.ndarray:
+    """uint8 or float32 pixels (the dtypes OpenCV's colour conversion takes)."""
+    image = np.asarray(image)
+    return image if image.dtype in (np.uint8, np.float32) else image.astype("float32")
+
+
+def _is_gray_batch(images: np.ndarray) -> bool:
+    """An (N, H, W) array is a batch of grayscale images unless its last axis looks like colour."""
+    return images.ndim == 3 and images.shape[2] not in (1, 3, 4)
