@@ -10,11 +10,14 @@ from fer_lab.training.class_weights import class_weights
 from fer_lab.training.optimizers import cosine_lr
 
 
-def test_balanced_weights_favour_rare_classes_and_average_one():
-    labels = np.array([0] * 80 + [1] * 20)
-    w = class_weights(labels, 2, "balanced")
-    assert w[1] == pytest.approx(4 * w[0])
-    assert w.mean() == pytest.approx(1.0)
+@pytest.mark.parametrize("mode", ["balanced", "effective_number"])
+def test_weights_favour_rare_classes_and_average_one_per_sample(mode):
+    labels = np.array([0] * 800 + [1] * 200)
+    w = class_weights(labels, 2, mode)
+    assert w[1] > w[0]
+    assert w[labels].mean() == pytest.approx(1.0)
+    if mode == "balanced":
+        assert w[1] == pytest.approx(4 * w[0])
 
 
 def test_effective_number_is_between_none_and_balanced():

@@ -6,7 +6,9 @@ import numpy as np
 
 
 def class_weights(labels: np.ndarray, num_classes: int, mode: str, beta: float = 0.999) -> np.ndarray | None:
-    """Weights normalised to mean 1 over the present classes, or None for mode "none".
+    """Per-class weights whose average over the training samples is 1, or None for mode "none".
+
+    Averaging 1 per sample keeps the effective learning rate of unweighted training.
 
     balanced: n / (k * n_c). effective_number: (1 - beta) / (1 - beta ** n_c) (Cui et al., CVPR 2019).
     """
@@ -21,5 +23,5 @@ def class_weights(labels: np.ndarray, num_classes: int, mode: str, beta: float =
         weights[present] = (1.0 - beta) / (1.0 - np.power(beta, counts[present]))
     else:
         raise ValueError(f"unknown class weighting {mode!r}")
-    weights[present] /= weights[present].mean()
+    weights *= counts.sum() / (counts * weights).sum()
     return weights.astype("float32")

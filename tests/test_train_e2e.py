@@ -1,0 +1,122 @@
+"""End to end: compose every config, train one tiny epoch on synthetic data, resume, refuse bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from fer_lab.config import validate_train_config
+from fer_lab.paths import CONF_DIR
+from fer_lab.training import run as train_run
+from fer_lab.training.callbacks import MlflowEpochMetrics
+
+TINY = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=light",
+        "trainer.batch_size=16", "evaluation.sample_grid=4", "task_name=e2e", "mlflow.registered_model_name=e2e")
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group", ["model", "data", "augmentation", "optimizer", "schedule"])
+def test_every_config_option_composes_and_validates(compose_train, group):
+    options = _options(group)
+    assert options, f"conf/{group} is empty"
+    for option in options:
+        cfg = compose_train(f"{group}={option}")
+        validate_train_config(cfg)
+        assert cfg.paths.root and Path(cfg.paths.checkpoints).is_absolute()
+
+
+def test_hydra_keeps_the_working_directory(compose_train):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        hydra_cfg = compose("train", return_hydra_config=True).hydra
+    assert hydra_cfg.job.chdir is False
+    assert Path(hydra_cfg.run.dir).is_absolute()
+
+
+def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compose_train):
+    summary = train_run.run_training(compose_train(*TINY, "trainer.epochs=1"), overrides=list(TINY))
+    client = MlflowClient()
+    run = client.get_run(summary.run_id)
+    assert run.info.status == "FINISHED"
+    for key in ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "test_recall_disgust",
+                "epoch/loss", "epoch/val_accuracy", "train_img_per_s"):
+        assert key in run.data.metrics, key
+    assert run.data.params["model.name"] == "cnn_tiny"
+    assert run.data.tags["git_dirty"] in ("true", "false", "unknown")
+    artifacts = {a.path for folder in ("", "figures", "config", "reports")
+                 for a in client.list_artifacts(summary.run_id, folder)}
+    for path in ("figures/confusion_test.png", "figures/confusion_val.png", "figures/curves.png",
+                 "figures/samples_val.png", "config/resolved.yaml", "config/overrides.txt",
+                 "reports/classification_test.txt", "data"):
+        assert path in artifacts, path
+    version = client.get_model_version_by_alias("e2e", "champion")
+    assert version.run_id == summary.run_id
+    model = mlflow.keras.load_model("models:/e2e@champion")
+    assert model.predict(keras.ops.zeros((2, 48, 48, 1)), verbose=0).shape == (2, 7)
+    assert not list((state_root / "checkpoints").rglob("state.json")), "finished runs leave no checkpoint"
+
+
+class _Interrupt(MlflowEpochMetrics):
+    """Logs the epoch, then simulates Ctrl-C after the second epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_from_the_saved_epoch(state_root, compose_train, monkeypatch):
+    cfg = compose_train(*TINY, "trainer.epochs=3", "trainer.early_stopping_patience=0")
+    monkeypatch.setattr(train_run, "MlflowEpochMetrics", _Interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_run.run_training(cfg)
+    (killed,) = MlflowClient().search_runs([mlflow.get_experiment_by_name("e2e").experiment_id])
+    assert killed.info.status == "KILLED"
+
+    monkeypatch.setattr(train_run, "MlflowEpochMetrics", MlflowEpochMetrics)
+    summary = train_run.run_training(cfg)
+    assert summary.run_id == killed.info.run_id
+    assert summary.fit.resumed_at == 2
+    assert len(summary.fit.epoch_seconds) == 1, "only the remaining epoch is trained"
+    steps = [m.step for m in MlflowClient().get_metric_history(summary.run_id, "epoch/loss")]
+    assert sorted(steps) == [0, 1, 2]
+    assert MlflowClient().get_run(summary.run_id).info.status == "FINISHED"
+
+
+def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {"FER_LAB_ROOT": str(root), "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
+           "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "fer_lab.train", *overrides], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (("trainer.epochs=-1",), "trainer.epochs"),
+    (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv"),
+    (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable"),
+])
+def test_bad_input_gives_one_clear_message_and_no_run(tmp_path, overrides, message):
+    result = _train_cli(tmp_path, *overrides)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    db = tmp_path / "mlflow.db"
+    if db.exists():
+        mlflow.set_tracking_uri(f"sqlite:///{db}")
+        assert not MlflowClient().search_runs([e.experiment_id for e in MlflowClient().search_experiments()])
+
+
+def test_unknown_model_lists_the_available_ones(tmp_path):
+    result = _train_cli(tmp_path, "model=nope")
+    assert result.returncode != 0
+    assert "custom_cnn" in result.stderr and "Traceback" not in result.stderr
