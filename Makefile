@@ -29,7 +29,7 @@ test-slow: install ## slow tests: real data in ../shared/data, longer training
 	$(PY) -m pytest -q -m slow
 
 demo: install ## a few minutes on CPU: train a small CNN on synthetic faces, log and register it
-	$(PY) -m fer_lab.train data=synthetic model=cnn_tiny augmentation=light trainer.epochs=8 \
+	$(PY) -m fer_lab.train data=synthetic model=cnn_tiny augmentation=light trainer.epochs=15 \
 	    task_name=demo mlflow.registered_model_name=fer_lab_demo
 	@echo "Browse the run with 'make ui', then open http://127.0.0.1:$(PORT)"
 

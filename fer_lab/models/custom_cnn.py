@@ -6,7 +6,7 @@ import keras
 from omegaconf import DictConfig
 
 from fer_lab.config import require
-from fer_lab.models.head import check_head, classifier_head, l2_regularizer
+from fer_lab.models.head import bn_momentum, check_head, classifier_head, l2_regularizer
 
 POOLINGS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
 GLOBAL_POOLS = ("flatten", "avg")
@@ -27,6 +27,7 @@ def custom_cnn_features(x, cfg: DictConfig, image_size: int):
     require(isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0, "model.block_dropout", dropout,
             "a number in [0, 1)")
     batch_norm = bool(cfg.get("batch_norm", True))
+    momentum = bn_momentum(cfg)
     activation = _activation(cfg.get("activation", "relu"))
     regularizer = l2_regularizer(cfg.get("l2", 0.0))
 
@@ -40,7 +41,7 @@ def custom_cnn_features(x, cfg: DictConfig, image_size: int):
             x = keras.layers.Conv2D(filters, kernel, padding="same", use_bias=not batch_norm,
                                     kernel_regularizer=regularizer, name=f"block{b}_conv{c}")(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+                x = keras.layers.BatchNormalization(momentum=momentum, name=f"block{b}_bn{c}")(x)
             x = keras.layers.Activation(activation, name=f"block{b}_act{c}")(x)
         x = POOLINGS[pooling](2, name=f"block{b}_pool")(x)
         if dropout:
@@ -60,7 +61,7 @@ def custom_cnn_head(x, cfg: DictConfig, num_classes: int):
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     return classifier_head(x, units, dropout, l2_regularizer(cfg.get("l2", 0.0)), num_classes,
                            activation=_activation(cfg.get("activation", "relu")),
-                           batch_norm=bool(cfg.get("batch_norm", True)))
+                           batch_norm=bool(cfg.get("batch_norm", True)), momentum=bn_momentum(cfg))
 
 
 def _activation(name: str) -> str:

@@ -14,6 +14,18 @@ def l2_regularizer(l2) -> keras.regularizers.Regularizer | None:
     return keras.regularizers.L2(l2) if l2 else None
 
 
+def bn_momentum(cfg) -> float:
+    """Validated `model.bn_momentum` (default 0.9).
+
+    Keras' 0.99 needs ~1000 steps before the moving variance forgets its initial 1.0; until then
+    inference-mode outputs collapse (measured: 92% train vs 1% inference accuracy after 300 steps).
+    """
+    momentum = cfg.get("bn_momentum", 0.9)
+    require(isinstance(momentum, float) and 0.0 < momentum < 1.0, "model.bn_momentum", momentum,
+            "a number in (0, 1), e.g. 0.9")
+    return momentum
+
+
 def check_head(dense, dropout, dense_key: str, dropout_key: str) -> tuple[list[int], float]:
     """Validated (dense units, dropout); the keys name the settings in error messages."""
     units = list(dense or [])
@@ -25,12 +37,12 @@ def check_head(dense, dropout, dense_key: str, dropout_key: str) -> tuple[list[i
 
 
 def classifier_head(x, units: list[int], dropout: float, regularizer, num_classes: int,
-                    activation: str = "relu", batch_norm: bool = False):
+                    activation: str = "relu", batch_norm: bool = False, momentum: float = 0.9):
     """Dense(+BN)+activation+Dropout per entry of `units`, then Dense(num_classes, softmax) in float32."""
     for i, n in enumerate(units, start=1):
         x = keras.layers.Dense(n, use_bias=not batch_norm, kernel_regularizer=regularizer, name=f"dense{i}")(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(name=f"dense{i}_bn")(x)
+            x = keras.layers.BatchNormalization(momentum=momentum, name=f"dense{i}_bn")(x)
         x = keras.layers.Activation(activation, name=f"dense{i}_act")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dense{i}_dropout")(x)
