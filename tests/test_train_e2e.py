@@ -34,6 +34,12 @@ def test_every_config_option_composes_and_validates(compose_train, group):
         assert cfg.paths.root and Path(cfg.paths.checkpoints).is_absolute()
 
 
+@pytest.mark.parametrize("primary", sorted(p.stem for p in CONF_DIR.glob("*.yaml")))
+def test_every_primary_config_composes_with_absolute_state_paths(compose_train, primary):
+    cfg = compose_train(config_name=primary)
+    assert Path(cfg.paths.root).is_absolute()
+
+
 def test_hydra_keeps_the_working_directory(compose_train):
     from hydra import compose, initialize_config_dir
 
