@@ -6,10 +6,13 @@ PY := $(VENV)/bin/python
 DATA ?= ../shared/data/fer2013.csv.gz
 PORT ?= 5000
 SERVE_PORT ?= 5001
+TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
+SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
+WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow demo train audit ui webcam serve bench-inference clean
+.PHONY: help install test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +42,15 @@ train: install ## custom CNN on FER-2013 (DATA=path to the CSV or the train/test
 audit: install ## class counts, duplicates and blank images of DATA
 	$(PY) -m fer_lab.audit data.path=$(DATA)
 
+tune: install ## hyperparameter search on DATA (TUNE="overrides"), retrain + register the best; rerun to resume
+	$(PY) -m fer_lab.tune data.path=$(DATA) $(TUNE)
+
+sweep: install ## Hydra multirun of the trainer, one MLflow parent run per sweep (SWEEP="a=x,y b=u,v")
+	$(PY) -m fer_lab.train --multirun data.path=$(DATA) $(SWEEP)
+
+tune-distributed: install ## a chief and WORKERS workers on 127.0.0.1 sharing one study (TUNE="overrides")
+	$(PY) -m fer_lab.tuning.local_cluster --workers $(WORKERS) data.path=$(DATA) $(TUNE)
+
 ui: install ## MLflow UI for mlflow.db on http://127.0.0.1:5000 (PORT=...)
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
 
@@ -51,5 +63,5 @@ serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5
 bench-inference: install ## per-stage ms and end-to-end FPS of live inference on 640x480 frames
 	$(PY) benchmarks/bench_inference.py
 
-clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db and mlartifacts)
+clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db, mlartifacts and tuner studies)
 	rm -rf checkpoints logs .cache .pytest_cache

@@ -1,0 +1,20 @@
+"""`python -m fer_lab.tune [overrides]`: hyperparameter search with KerasTuner, tracked in MLflow; see conf/tune.yaml."""
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import fer_lab.config  # noqa: F401  (registers the fer_lab_root resolver)
+from fer_lab.tuning.sweep import run_entry
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="tune")
+def main(cfg: DictConfig) -> None:
+    from fer_lab.tuning.run import run_study
+
+    hc = HydraConfig.get()
+    run_entry(lambda parent: run_study(cfg, list(hc.overrides.task), hc.runtime.choices.get("model"), parent))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Hyperparameter search (KerasTuner) and Hydra sweeps, tracked as nested MLflow runs."""

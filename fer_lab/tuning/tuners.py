@@ -1,0 +1,143 @@
+"""KerasTuner tuners (random, bayesian, hyperband) whose trials are nested MLflow runs."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import keras
+import keras_tuner
+from omegaconf import DictConfig
+
+from fer_lab.errors import FerLabError
+from fer_lab.tracking.runs import tracked_run
+from fer_lab.tuning.hypermodel import FerHyperModel
+from fer_lab.tuning.search_space import overrides
+
+TRIAL_TAG = "fer_lab.trial_id"
+
+
+class TrackedTrials:
+    """Tuner mixin: each trial is a child run of the study's parent run, and the session is cleared after it.
+
+    The child run gets the trial's full config as params, the sampled values as `hp.<name>` params, the
+    per-epoch metrics (`epoch/<name>`), the best epoch's metrics, and the KerasTuner trial status as the tag
+    fer_lab.trial_status (COMPLETED, FAILED or INVALID); its MLflow status is FINISHED, FAILED or KILLED.
+    """
+
+    hypermodel: FerHyperModel
+
+    def __init__(self, *, study: str, parent_run_id: str, tracking_uri: str, **kwargs):
+        self.study, self.parent_run_id, self.tracking_uri = study, parent_run_id, tracking_uri
+        self.trial_runs: dict[str, str] = {}
+        super().__init__(**kwargs)
+
+    def _populate_initial_space(self):
+        # Declare the configured space directly; KerasTuner's default builds a model just to discover it.
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def run_trial(self, trial, *args, **kwargs):
+        values = dict(trial.hyperparameters.values)
+        cfg: DictConfig = self.hypermodel.trial_config(values)
+        hp_overrides = overrides(self.hypermodel.params, values)
+        run_name = f"{self.study}-trial-{trial.trial_id}"
+        start = time.perf_counter()
+        with tracked_run(cfg, self.tracking_uri, None, hp_overrides, run_name, self.parent_run_id) as run:
+            import mlflow
+
+            self.trial_runs[trial.trial_id] = run.info.run_id
+            mlflow.set_tags({TRIAL_TAG: trial.trial_id, "fer_lab.study": self.study, "fer_lab.role": "trial",
+                             "fer_lab.tuner_id": self.tuner_id})
+            mlflow.log_params({f"hp.{k}": v for k, v in values.items()})
+            try:
+                results = super().run_trial(trial, *args, **kwargs)
+            finally:
+                keras.backend.clear_session()
+                gc.collect()
+            metrics = _mean_metrics(results)
+            mlflow.log_metrics({**metrics, "trial_seconds": time.perf_counter() - start})
+        return results
+
+    def on_trial_end(self, trial):
+        try:
+            super().on_trial_end(trial)  # the oracle settles the status (and may stop the study)
+        finally:
+            self._tag_trial_run(trial)
+
+    def _tag_trial_run(self, trial) -> None:
+        run_id = self.trial_runs.pop(trial.trial_id, None)
+        if run_id is None:
+            return
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        client.set_tag(run_id, "fer_lab.trial_status", str(trial.status))
+        if trial.message:
+            client.log_text(run_id, trial.message, "trial_error.txt")
+            last = trial.message.strip().splitlines()[-1]
+            print(f"fer_lab: trial {trial.trial_id} {trial.status}: {last}", flush=True)
+
+
+class TrackedRandomSearch(TrackedTrials, keras_tuner.RandomSearch):
+    pass
+
+
+class TrackedBayesianOptimization(TrackedTrials, keras_tuner.BayesianOptimization):
+    pass
+
+
+class TrackedHyperband(TrackedTrials, keras_tuner.Hyperband):
+    pass
+
+
+TUNERS = {"random": TrackedRandomSearch, "bayesian": TrackedBayesianOptimization, "hyperband": TrackedHyperband}
+# Algorithm settings read from the tuner config group, per algorithm (null keeps KerasTuner's default).
+ALGORITHM_KEYS = {
+    "random": (),
+    "bayesian": ("num_initial_points", "alpha", "beta"),
+    "hyperband": ("max_epochs", "factor", "hyperband_iterations"),
+}
+
+
+def check_tuner(tcfg: DictConfig) -> None:
+    """Refuse an unknown algorithm, a non-positive budget or a non-validation objective before any state exists."""
+    if tcfg.get("name") not in TUNERS:
+        raise FerLabError(f"tuner.name={tcfg.get('name')!r} is unknown: use tuner=random, tuner=bayesian or "
+                          "tuner=hyperband")
+    budget = tcfg.get("max_trials")
+    if not (isinstance(budget, int) and budget >= 1) and (budget is not None or tcfg.name != "hyperband"):
+        raise FerLabError(f"tuner.max_trials={budget!r} must be an integer >= 1 (null only for tuner=hyperband)")
+    if not str(tcfg.objective).startswith("val_"):
+        raise FerLabError(f"tuner.objective={tcfg.objective} is not a validation metric: trials are scored on the "
+                          "validation split only (val_macro_f1, val_accuracy, val_loss), never on test data")
+    fraction = tcfg.get("trial_train_fraction")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise FerLabError(f"tuner.trial_train_fraction={fraction} must lie in (0, 1] (or null for all images)")
+
+
+def make_tuner(tcfg: DictConfig, hypermodel: FerHyperModel, directory: str, project_name: str,
+               parent_run_id: str, tracking_uri: str):
+    """The configured tuner over `hypermodel`, with its state in <directory>/<project_name>."""
+    name = tcfg.name
+    direction = "min" if str(tcfg.objective).endswith("loss") else "max"
+    kwargs = {k: tcfg[k] for k in ALGORITHM_KEYS[name] if tcfg.get(k) is not None}
+    if name != "hyperband":
+        kwargs["max_trials"] = int(tcfg.max_trials)
+    tuner = TUNERS[name](
+        study=project_name, parent_run_id=parent_run_id, tracking_uri=tracking_uri,
+        hypermodel=hypermodel, objective=keras_tuner.Objective(str(tcfg.objective), direction),
+        directory=directory, project_name=project_name, overwrite=False, seed=int(tcfg.seed),
+        executions_per_trial=int(tcfg.executions_per_trial),
+        max_consecutive_failed_trials=int(tcfg.max_consecutive_failed_trials), **kwargs)
+    if name == "hyperband" and tcfg.get("max_trials"):
+        tuner.oracle.max_trials = int(tcfg.max_trials)  # Hyperband has no budget in trials of its own
+    return tuner
+
+
+def _mean_metrics(results) -> dict[str, float]:
+    """The mean over executions of each trial metric (fit returns one dict per execution)."""
+    results = results if isinstance(results, list) else [results]
+    keys = set.intersection(*(set(r) for r in results))
+    return {k: sum(float(r[k]) for r in results) / len(results) for k in sorted(keys)}

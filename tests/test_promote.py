@@ -1,0 +1,36 @@
+"""`python -m fer_lab.promote`: champion goes to the best registered version by a validation metric only."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from fer_lab import promote
+from fer_lab.tracking import configure_tracking
+from fer_lab.tracking.registry import CHAMPION
+
+
+def _version(name: str, **metrics) -> str:
+    with mlflow.start_run() as run:
+        mlflow.log_metrics(metrics)
+    client = MlflowClient()
+    if not client.search_registered_models(f"name = '{name}'"):
+        client.create_registered_model(name)
+    return client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id).version
+
+
+def test_promote_picks_the_best_validation_metric_never_test(state_root, capsys):
+    configure_tracking(None)
+    _version("p", val_macro_f1=0.40, val_accuracy=0.70, test_macro_f1=0.90)
+    best = _version("p", val_macro_f1=0.55, val_accuracy=0.60, test_macro_f1=0.10)
+    _version("p", val_accuracy=0.65)  # never logged val_macro_f1: not a candidate
+    promote.main(["--metric", "val_macro_f1", "--name", "p"])
+    assert MlflowClient().get_model_version_by_alias("p", CHAMPION).version == best
+    assert f"version {best} (val_macro_f1=0.5500)" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit) as exit_info:
+        promote.main(["--metric", "test_macro_f1", "--name", "p"])
+    assert exit_info.value.code == 2
+    assert "validation metrics only" in capsys.readouterr().err
+    assert MlflowClient().get_model_version_by_alias("p", CHAMPION).version == best

@@ -1,0 +1,187 @@
+"""Hyperparameter search: search-space parsing, a tracked 3-trial study, resume after a kill, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras_tuner
+import pytest
+from mlflow import MlflowClient
+from omegaconf import OmegaConf, open_dict
+
+from fer_lab.errors import FerLabError
+from fer_lab.paths import CONF_DIR
+from fer_lab.tuning import run as study_run
+from fer_lab.tuning.hypermodel import FerHyperModel
+from fer_lab.tuning.search_space import apply, declare, overrides, parse_space
+
+TINY = ("data=synthetic", "data.samples_per_class=10", "model=cnn_tiny", "trainer.epochs=1", "trainer.verbose=0",
+        "evaluation.tta=none", "evaluation.sample_grid=4", "tuner.max_trials=3", "mlflow.registered_model_name=tune_t")
+
+
+@pytest.fixture
+def compose_tune(compose_train):
+    return lambda *overrides: compose_train(*TINY, *overrides, config_name="tune")
+
+
+def _runs(parent_id: str) -> list:
+    client = MlflowClient()
+    experiment = client.get_run(parent_id).info.experiment_id
+    return client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                              order_by=["attributes.start_time ASC"])
+
+
+def test_every_model_has_a_search_space_that_parses(compose_train):
+    for option in sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml")):
+        params = parse_space(compose_train(f"model={option}", config_name="tune"))
+        assert params, option
+
+
+def test_values_go_to_their_config_keys_and_back_to_overrides(compose_tune):
+    cfg = compose_tune("model=custom_cnn", "search_space=custom_cnn")
+    params = parse_space(cfg)
+    hp = keras_tuner.HyperParameters()
+    values = declare(hp, params)
+    values.update(learning_rate=0.002, blocks="c32_64_128", augmentation="heavy", class_weight="none")
+    out = apply(cfg, params, values)
+    assert out.optimizer.learning_rate == 0.002
+    assert [b.filters for b in out.model.blocks] == [32, 64, 128]
+    assert out.augmentation.mixup == OmegaConf.load(CONF_DIR / "augmentation" / "heavy.yaml").mixup
+    assert out.training.class_weight == "none" and cfg.optimizer.learning_rate != 0.002  # a copy
+    text = overrides(params, values)
+    assert text[0] == "augmentation=heavy"
+    assert "model.blocks=[{filters:32,convs:2},{filters:64,convs:2},{filters:128,convs:2}]" in text
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"key": "model.nonexistent", "type": "float", "min": 0, "max": 1}, "model.nonexistent is not a key"),
+    ({"key": "optimizer.learning_rate", "type": "floaty", "min": 0, "max": 1}, "type='floaty' is unknown"),
+    ({"key": "optimizer.learning_rate", "type": "float", "min": 0, "max": 1, "sampleing": "log"},
+     "unknown field.*sampleing"),
+    ({"key": "optimizer.learning_rate", "type": "float", "min": 1, "max": 0}, "min < max"),
+    ({"key": "evaluation.tta", "type": "choice", "values": ["flip"]}, "cannot be tuned"),
+    ({"key": "augmentation", "type": "group", "values": ["light", "extreme"]}, "augmentation/extreme.yaml"),
+])
+def test_bad_search_space_entries_name_the_problem(compose_tune, entry, message):
+    cfg = compose_tune()
+    with open_dict(cfg):
+        cfg.search_space.bad = entry
+    with pytest.raises(FerLabError, match=message):
+        parse_space(cfg)
+
+
+def test_three_trial_study_nests_trials_and_registers_the_best(state_root, compose_tune):
+    cfg = compose_tune("tuner.study=three")
+    result = study_run.run_study(cfg, list(TINY), "cnn_tiny")
+    runs = _runs(result.parent_run_id)
+    trials = [r for r in runs if r.data.tags.get("fer_lab.role") == "trial"]
+    assert len(trials) == 3 and all(r.info.status == "FINISHED" for r in trials)
+    assert {r.data.tags["fer_lab.trial_status"] for r in trials} == {"COMPLETED"}
+    assert all("val_macro_f1" in r.data.metrics and "epoch/val_macro_f1" in r.data.metrics for r in trials)
+    assert all("hp.learning_rate" in r.data.params for r in trials)
+    client = MlflowClient()
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials_completed"] == 3
+    assert {"summary/trials.csv", "summary/objective_by_trial.png"} <= {
+        a.path for a in client.list_artifacts(result.parent_run_id, "summary")}
+    version = client.get_model_version("tune_t", result.model_version)
+    assert client.get_run(version.run_id).data.tags["mlflow.parentRunId"] == result.parent_run_id
+    assert version.run_id == result.retrain_run_id
+    assert max(r.data.metrics["val_macro_f1"] for r in trials) == pytest.approx(result.best_value)
+    again = study_run.run_study(cfg, list(TINY), "cnn_tiny")  # the same command again: nothing left to do
+    assert again == result and len(_runs(result.parent_run_id)) == len(runs)
+
+
+def test_killed_study_resumes_without_repeating_finished_trials(state_root, compose_tune, monkeypatch):
+    cfg = compose_tune("tuner.study=resume", "tuner.retrain=false")
+    calls = []
+    fit = FerHyperModel.fit
+
+    def fit_then_die_in_third(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the process is killed during trial 3
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(FerHyperModel, "fit", fit_then_die_in_third)
+    with pytest.raises(KeyboardInterrupt):
+        study_run.run_study(cfg, list(TINY), "cnn_tiny")
+    record = json.loads((state_root / "tuner" / "resume" / "study.json").read_text())
+    assert MlflowClient().get_run(record["parent_run_id"]).info.status == "KILLED"
+
+    calls.clear()
+    monkeypatch.setattr(FerHyperModel, "fit", lambda self, *a, **k: calls.append(1) or fit(self, *a, **k))
+    result = study_run.run_study(cfg, list(TINY), "cnn_tiny")
+    assert len(calls) == 1  # only the interrupted trial ran again
+    assert result.parent_run_id == record["parent_run_id"]
+    trials = [r for r in _runs(result.parent_run_id) if r.data.tags.get("fer_lab.role") == "trial"]
+    assert sorted(r.info.status for r in trials) == ["FINISHED", "FINISHED", "FINISHED", "KILLED"]
+    assert sorted(r.data.tags["fer_lab.trial_id"] for r in trials if r.info.status == "FINISHED") == ["0", "1", "2"]
+
+
+def test_changed_search_space_is_refused_and_the_study_kept(state_root, compose_tune):
+    from fer_lab.tuning.study import Study
+
+    Study(state_root, "fixed").open(compose_tune("tuner.study=fixed"), overwrite=False)
+    (state_root / "tuner" / "fixed" / "oracle.json").write_text("{}")  # as if trials had run
+    before = (state_root / "tuner" / "fixed" / "study.json").read_text()
+    changed = compose_tune("tuner.study=fixed", "search_space.learning_rate.max=0.05")
+    with pytest.raises(FerLabError, match=r"learning_rate.max.*tuner.study=<name>.*tuner.overwrite=true"):
+        study_run.run_study(changed, [], "cnn_tiny")
+    assert (state_root / "tuner" / "fixed" / "study.json").read_text() == before
+
+
+def test_study_without_trials_is_replaced_and_overwrite_starts_afresh(state_root, compose_tune):
+    from fer_lab.tuning.study import Study
+
+    study = Study(state_root, "s")
+    first = study.open(compose_tune(), overwrite=False)
+    second = study.open(compose_tune("search_space.learning_rate.max=0.05"), overwrite=False)
+    assert second.fingerprint != first.fingerprint  # nothing had run: no refusal
+    (study.path / "oracle.json").write_text("{}")
+    (study.path / "trial_0").mkdir()
+    third = study.open(compose_tune(), overwrite=True)
+    assert third.fingerprint == first.fingerprint and not (study.path / "trial_0").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tuner.objective=val_auc", "val_auc is never logged.*val_macro_f1"),
+    ("tuner.objective=test_accuracy", "not a validation metric"),
+    ("tuner.name=grid", "tuner.name='grid' is unknown"),
+    ("search_space.class_weight.values=[none,bogus]", "class_weight='bogus' makes an invalid config"),
+])
+def test_bad_study_settings_fail_before_any_state_is_written(state_root, compose_tune, override, message):
+    with pytest.raises(FerLabError, match=message):
+        study_run.run_study(compose_tune("tuner.study=bad", override), [], "cnn_tiny")
+    assert not (state_root / "tuner").exists()
+
+
+def test_empty_search_space_is_refused(compose_tune):
+    cfg = compose_tune()
+    with open_dict(cfg):
+        for name in list(cfg.search_space):
+            cfg.search_space[name] = None
+    with pytest.raises(FerLabError, match="search space is empty"):
+        study_run.run_study(cfg, [], "cnn_tiny")
+
+
+def test_worker_without_chief_gives_up_quickly(state_root, compose_tune, monkeypatch):
+    from fer_lab.tuning.local_cluster import free_port
+
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.setenv(name, "")  # configure_role sets them: make monkeypatch remove them afterwards
+        monkeypatch.delenv(name)
+    cfg = compose_tune("tuner.distributed.role=worker", f"tuner.distributed.port={free_port()}",
+                       "tuner.distributed.connect_timeout_s=1")
+    with pytest.raises(FerLabError, match="cannot reach the tuning chief at 127.0.0.1"):
+        study_run.run_study(cfg, [], "cnn_tiny")
+    assert not (state_root / "tuner").exists()
+
+
+def test_unknown_tuner_option_exits_non_zero_with_hydra_message(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fer_lab.tune", "tuner=grid"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode != 0
+    assert "tuner/grid" in out.stderr and "random" in out.stderr
