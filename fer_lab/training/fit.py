@@ -74,11 +74,13 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
     weights = class_weights(data.train.labels, len(data.class_names), cfg.training.class_weight,
                             cfg.training.effective_number_beta)
     throughput = Throughput(len(data.train))
+    verbose = _verbosity(cfg.trainer.verbose)
+    restore = resumed_at is not None  # only an interrupted run's model lives on disk alone
     for phase in plan_phases(cfg, model):
         if state.epoch >= phase.end:
             continue
-        if state.epoch:
-            model = store.load_last()
+        if restore:
+            model, restore = store.load_last(), False
         if state.phase != phase.name:
             set_backbone_trainable(model, phase.trainable_top)
             compile_model(model, cfg, phase.learning_rate)
@@ -87,7 +89,6 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                      Checkpointing(store, state, phase.name, phase.start, cfg.trainer.monitor,
                                    cfg.trainer.early_stopping_patience),
                      *extra_callbacks]
-        verbose = _verbosity(cfg.trainer.verbose)
         if verbose == 2:
             callbacks.append(EpochLine(int(cfg.trainer.epochs), phase.name))
         model.fit(**_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y),
