@@ -31,6 +31,9 @@ def validate_train_config(cfg: DictConfig) -> None:
             "trainer.early_stopping_patience", t.early_stopping_patience, "an integer >= 0")
     require(str(t.monitor).startswith("val_"), "trainer.monitor", t.monitor,
             "a validation metric (val_accuracy, val_macro_f1 or val_loss): selection never uses test data")
+    max_minutes = t.get("max_minutes")
+    require(max_minutes is None or (isinstance(max_minutes, (int, float)) and max_minutes > 0),
+            "trainer.max_minutes", max_minutes, "null or a number of minutes > 0")
     require(t.verbose in ("auto", 0, 1, 2), "trainer.verbose", t.verbose, "auto, 0, 1 or 2")
     require(cfg.training.class_weight in CLASS_WEIGHTS, "training.class_weight",
             cfg.training.class_weight, " | ".join(CLASS_WEIGHTS))

@@ -114,6 +114,7 @@ def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("overrides,message", [
     (("trainer.epochs=-1",), "trainer.epochs"),
+    (("trainer.max_minutes=-5",), "trainer.max_minutes"),
     (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv"),
     (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable"),
 ])

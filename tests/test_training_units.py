@@ -56,3 +56,19 @@ def test_config_key_ignores_resume_and_verbosity_only():
     same = OmegaConf.create({"trainer": {"epochs": 3, "resume": False, "verbose": 2}, "mlflow": {}})
     other = OmegaConf.create({"trainer": {"epochs": 4, "resume": True, "verbose": "auto"}, "mlflow": {}})
     assert config_key(base) == config_key(same) != config_key(other)
+
+
+def test_time_budget_stops_before_an_epoch_would_overrun_it():
+    import keras
+
+    from fer_lab.training.callbacks import TimeBudget
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    x, y = np.zeros((32, 4), "float32"), np.tile(np.eye(2, dtype="float32"), (16, 1))
+    budget = TimeBudget(minutes=1e-6)
+    history = model.fit(x, y, epochs=5, verbose=0, callbacks=[budget])
+    assert len(history.history["loss"]) == 1 and budget.stopped_at == 1
+    generous = TimeBudget(minutes=10)
+    assert len(model.fit(x, y, epochs=3, verbose=0, callbacks=[generous]).history["loss"]) == 3
+    assert generous.stopped_at is None

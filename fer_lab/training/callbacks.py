@@ -1,4 +1,4 @@
-"""Small training callbacks: throughput, MLflow per-epoch metrics, one-line-per-epoch progress."""
+"""Small training callbacks: throughput, time budget, MLflow per-epoch metrics, one-line-per-epoch progress."""
 
 from __future__ import annotations
 
@@ -24,6 +24,31 @@ class Throughput(keras.callbacks.Callback):
         if logs is not None:
             logs["epoch_seconds"] = elapsed
             logs["img_per_s"] = self.num_images / elapsed
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training before the epoch that would end past `minutes` of training in this process.
+
+    The estimate for the next epoch is the slowest epoch seen so far, so the budget is not overrun.
+    """
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.budget = minutes * 60.0
+        self.start = time.perf_counter()
+        self.slowest = 0.0
+        self.stopped_at: int | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self.slowest = max(self.slowest, now - self._epoch_start)
+        if now - self.start + self.slowest > self.budget:
+            self.model.stop_training = True
+            self.stopped_at = epoch + 1
+            print(f"time budget of {self.budget / 60:.0f} min reached after epoch {epoch + 1}: stopping", flush=True)
 
 
 class MlflowEpochMetrics(keras.callbacks.Callback):

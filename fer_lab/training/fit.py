@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from fer_lab.data import FerData
 from fer_lab.models import has_backbone, set_backbone_trainable
 from fer_lab.training.batches import MixupBatches
-from fer_lab.training.callbacks import EpochLine, Throughput
+from fer_lab.training.callbacks import EpochLine, Throughput, TimeBudget
 from fer_lab.training.checkpoint import Checkpointing, CheckpointStore, RunState
 from fer_lab.training.class_weights import class_weights
 from fer_lab.training.optimizers import make_optimizer, schedule_callbacks
@@ -74,6 +74,8 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
     weights = class_weights(data.train.labels, len(data.class_names), cfg.training.class_weight,
                             cfg.training.effective_number_beta)
     throughput = Throughput(len(data.train))
+    max_minutes = cfg.trainer.get("max_minutes")
+    budget = [TimeBudget(float(max_minutes))] if max_minutes else []
     verbose = _verbosity(cfg.trainer.verbose)
     restore = resumed_at is not None  # only an interrupted run's model lives on disk alone
     for phase in plan_phases(cfg, model):
@@ -88,7 +90,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                                                      cfg.trainer.monitor),
                      Checkpointing(store, state, phase.name, phase.start, cfg.trainer.monitor,
                                    cfg.trainer.early_stopping_patience),
-                     *extra_callbacks]
+                     *budget, *extra_callbacks]
         if verbose == 2:
             callbacks.append(EpochLine(int(cfg.trainer.epochs), phase.name))
         model.fit(**_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y),
@@ -96,7 +98,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                   callbacks=callbacks, verbose=1 if verbose == 1 else 0)
         state.epoch = phase.end  # an early-stopped phase is finished too: a resume must not repeat it
         store.save(state)
-        if model.stop_training and phase.name != "head":
+        if model.stop_training and (phase.name != "head" or (budget and budget[0].stopped_at)):
             break
     if store.best_path.exists():
         model.load_weights(store.best_path)

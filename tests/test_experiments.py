@@ -1,0 +1,59 @@
+"""Reference recipes in experiments/: each documents its command, composes, and builds its model."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer_lab.models import build_model
+from fer_lab.paths import CONF_DIR
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+ISSUE_RECIPES = {"cnn_cpu_budget", "cnn_best", "vgg16_transfer", "vgg16_scratch", "resnet50v2_transfer",
+                 "resnet50v2_scratch", "seed_baselines", "ferplus"}
+SMALL_BACKBONE = ("model.weights=null", "model.input_size=32")  # builds fast and offline
+
+
+def test_every_reference_recipe_exists():
+    assert ISSUE_RECIPES <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_recipe_header_gives_its_command_and_run_name(compose_train, experiment):
+    text = (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text()
+    assert f"+experiment={experiment}" in text
+    assert compose_train(f"+experiment={experiment}").mlflow.run_name
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_recipe_builds_its_model(compose_train, experiment):
+    cfg = compose_train(f"+experiment={experiment}")
+    if cfg.model.arch != "custom_cnn":
+        cfg = compose_train(f"+experiment={experiment}", *SMALL_BACKBONE)
+    model = build_model(cfg.model, cfg.augmentation, (48, 48, 1), 7)
+    assert model.output_shape == (None, 7)
+
+
+def test_scratch_variants_differ_from_transfer_only_in_initialisation(compose_train):
+    for arch in ("vgg16", "resnet50v2"):
+        transfer, scratch = (compose_train(f"+experiment={arch}_{kind}") for kind in ("transfer", "scratch"))
+        assert transfer.model.weights == "imagenet" and scratch.model.weights is None
+        assert scratch.model.arch == transfer.model.arch == arch
+
+
+def test_seed_baselines_sweep_the_three_seed_nets(compose_train):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        hydra_cfg = compose("train", overrides=["+experiment=seed_baselines"], return_hydra_config=True).hydra
+    models = hydra_cfg.sweeper.params.model.split(",")
+    assert models == ["cnn_3block", "cnn_4block", "cnn_5block"]
+    for name in models:
+        cfg = compose_train("+experiment=seed_baselines", f"model={name}")
+        assert cfg.model.name == name and cfg.mlflow.run_name == f"seed_{name}"
+        assert cfg.training.class_weight == "none"
+
+
+def test_ferplus_recipe_reads_crowd_votes(compose_train):
+    cfg = compose_train("+experiment=ferplus")
+    assert cfg.data.source == "ferplus" and cfg.data.label_mode == "majority"
+    assert cfg.trainer.max_minutes == compose_train("+experiment=cnn_cpu_budget").trainer.max_minutes
