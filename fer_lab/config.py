@@ -40,6 +40,8 @@ def validate_train_config(cfg: DictConfig) -> None:
     require(0.0 <= cfg.training.label_smoothing < 1.0, "training.label_smoothing",
             cfg.training.label_smoothing, "a number in [0, 1)")
     require(cfg.evaluation.tta in TTA_MODES, "evaluation.tta", cfg.evaluation.tta, " | ".join(TTA_MODES))
+    require(isinstance(cfg.evaluation.get("unseen_test", False), bool), "evaluation.unseen_test",
+            cfg.evaluation.get("unseen_test"), "true or false")
     require(0.5 <= cfg.evaluation.crop_fraction < 1.0, "evaluation.crop_fraction",
             cfg.evaluation.crop_fraction, "a number in [0.5, 1)")
     require(cfg.mlflow.promote in PROMOTE_MODES, "mlflow.promote", cfg.mlflow.promote,

@@ -1,4 +1,5 @@
-"""`python -m fer_lab.evaluate model_uri=... split=test`: metrics, report and confusion matrix of a model."""
+"""`python -m fer_lab.evaluate model_uri=... split=test`: metrics, report and confusion matrix of a model, and
+(split=test, unseen_test=true) the metrics on the test rows with no exact copy in train or val."""
 
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ def main(cfg: DictConfig) -> None:
     import mlflow
 
     from fer_lab.data import load_dataset
-    from fer_lab.evaluation import evaluate_split
+    from fer_lab.evaluation import evaluate_split, unseen_test_report
     from fer_lab.evaluation.plots import plot_confusion
     from fer_lab.tracking import configure_tracking
     from fer_lab.tracking.model_io import load_logged_model
@@ -25,6 +26,7 @@ def main(cfg: DictConfig) -> None:
 
     require(cfg.split in ("val", "test"), "split", cfg.split, "val or test")
     require(cfg.tta in TTA_MODES, "tta", cfg.tta, " | ".join(TTA_MODES))
+    require(isinstance(cfg.unseen_test, bool), "unseen_test", cfg.unseen_test, "true or false")
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     model, meta = load_logged_model(cfg.model_uri)
     data = load_dataset(cfg.data, seed=cfg.seed)
@@ -37,12 +39,16 @@ def main(cfg: DictConfig) -> None:
                           f"{meta.image_size} or pick a matching model")
     report = evaluate_split(model, split.x, split.y, data.class_names, split=cfg.split, origin=split.origin,
                             tta=cfg.tta, crop_fraction=cfg.crop_fraction)
+    unseen = (unseen_test_report(report, split, (data.train, data.val), data.class_names)
+              if cfg.split == "test" and cfg.unseen_test else None)
     print(f"{report.summary()}\n{report.text}")
+    if unseen:
+        print(unseen.summary())
     with mlflow.start_run(experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
                           run_name=f"evaluate-{cfg.split}") as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params({"model_uri": cfg.model_uri, "split": cfg.split, "split_origin": split.origin,
                            "tta": cfg.tta, "data.source": data.source})
-        mlflow.log_metrics(report.metrics())
+        mlflow.log_metrics({**report.metrics(), **(unseen.metrics() if unseen else {})})
         mlflow.log_artifact(str(plot_confusion(report, data.class_names, Path(tmp) / f"confusion_{cfg.split}.png")),
                             "figures")
         mlflow.log_text(f"{report.summary()}\n\n{report.text}", f"reports/classification_{cfg.split}.txt")

@@ -1,9 +1,10 @@
-"""TTA views, split metrics and figures."""
+"""TTA views, split metrics, the leak-aware test report and figures."""
 
 import numpy as np
 import pytest
 
-from fer_lab.evaluation import evaluate_split, predict_with_tta
+from fer_lab.data import Split
+from fer_lab.evaluation import evaluate_split, predict_with_tta, unseen_test_report
 from fer_lab.evaluation.plots import plot_confusion, plot_curves, plot_samples
 
 
@@ -50,6 +51,50 @@ def test_split_report_metrics_are_labelled_with_the_split():
     assert metrics["test_recall_b"] == pytest.approx(2 / 3)
     assert set(k.split("_")[0] for k in metrics) == {"test"}
     assert "PublicTest" in report.summary()
+
+
+def _leak_setup(test_labels):
+    """6 test images (0-2 predicted a, 3-5 predicted b); train holds a copy of row 0 and a one-pixel variant of
+    row 1, val a copy of row 3."""
+    x = np.random.default_rng(0).integers(0, 200, (6, 8, 8, 1), dtype="uint8")
+    x[:3, :, :4] = 255
+    x[3:, :, 4:] = 255
+    near = x[1].copy()
+    near[0, 0] ^= 1
+    y = np.eye(2, dtype="float32")[test_labels]
+    test = Split("test", x, y, "PublicTest")
+    train = Split("train", np.stack([x[0], near]), y[:2], "Training")
+    val = Split("val", x[3:4], y[:1], "Training")
+    return test, train, val
+
+
+def test_unseen_test_report_scores_rows_without_an_exact_copy_in_train_or_val():
+    test, train, val = _leak_setup([0, 1, 0, 1, 1, 0])  # right: rows 0, 2, 3, 4; wrong: 1, 5
+    report = evaluate_split(LeftBrightModel(), test.x, test.y, ("a", "b"), split="test", origin=test.origin)
+    assert report.accuracy == pytest.approx(4 / 6)
+    unseen = unseen_test_report(report, test, (train, val), ("a", "b"))
+    assert (unseen.unseen_rows, unseen.leaked_rows) == (4, 2)  # rows 0 and 3 leaked; the variant of 1 does not count
+    assert unseen.unseen.confusion.tolist() == [[1, 1], [1, 1]]  # rows 1, 2, 4, 5
+    metrics = unseen.metrics()
+    assert metrics["test_unseen_accuracy"] == pytest.approx(0.5)
+    assert metrics["test_leaked_accuracy"] == pytest.approx(1.0)
+    assert (metrics["test_unseen_rows"], metrics["test_leaked_rows"]) == (4, 2)
+    assert "test_unseen_macro_f1" in metrics and "test_unseen_recall_b" in metrics
+    assert all(k.startswith(("test_unseen_", "test_leaked_")) for k in metrics)
+    assert unseen.unseen.tta == report.tta
+    assert unseen.summary().startswith("test_unseen (PublicTest rows without an exact copy in train or val (4 of 6)")
+    assert unseen.summary().endswith("; the 2 leaked rows: accuracy 1.0000")
+
+
+def test_unseen_test_report_without_leaked_or_unseen_rows():
+    test, train, val = _leak_setup([0, 0, 0, 1, 1, 1])
+    report = evaluate_split(LeftBrightModel(), test.x, test.y, ("a", "b"), split="test", origin=test.origin)
+    clean = unseen_test_report(report, test, (Split("train", train.x[1:], train.y[1:], "Training"),), ("a", "b"))
+    assert (clean.unseen_rows, clean.leaked_rows, clean.leaked_accuracy) == (6, 0, None)
+    assert "test_leaked_accuracy" not in clean.metrics() and clean.summary().endswith("; no leaked rows")
+    everything = unseen_test_report(report, test, (Split("train", test.x, test.y, "Training"),), ("a", "b"))
+    assert everything.unseen is None and everything.metrics() == {
+        "test_unseen_rows": 0, "test_leaked_rows": 6, "test_leaked_accuracy": 1.0}
 
 
 def test_figures_are_written(tmp_path):

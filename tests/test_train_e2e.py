@@ -55,16 +55,20 @@ def test_hydra_keeps_the_working_directory(compose_train):
     assert Path(hydra_cfg.run.dir).is_absolute()
 
 
-def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compose_train):
+def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compose_train, capsys):
     summary = train_run.run_training(compose_train(*TINY, "trainer.epochs=1"), overrides=list(TINY))
     client = MlflowClient()
     run = client.get_run(summary.run_id)
     assert run.info.status == "FINISHED"
     for key in ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "test_recall_disgust",
-                "epoch/loss", "epoch/val_accuracy", "train_img_per_s"):
+                "test_unseen_accuracy", "test_unseen_macro_f1", "epoch/loss", "epoch/val_accuracy", "train_img_per_s"):
         assert key in run.data.metrics, key
+    test_rows = summary.reports["test"].confusion.sum()
+    assert run.data.metrics["test_unseen_rows"] + run.data.metrics["test_leaked_rows"] == test_rows
+    assert "fer_lab: test_unseen (PublicTest rows without an exact copy in train or val (" in capsys.readouterr().out
     assert run.data.params["model.name"] == "cnn_tiny"
     assert run.data.tags["git_dirty"] in ("true", "false", "unknown")
+    assert "CPU cores" in run.data.tags["hardware"] and run.data.tags["keras_backend"] == "tensorflow"
     artifacts = {a.path for folder in ("", "figures", "config", "reports")
                  for a in client.list_artifacts(summary.run_id, folder)}
     for path in ("figures/confusion_test.png", "figures/confusion_val.png", "figures/curves.png",
@@ -115,6 +119,7 @@ def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("overrides,message", [
     (("trainer.epochs=-1",), "trainer.epochs"),
     (("trainer.max_minutes=-5",), "trainer.max_minutes"),
+    (("evaluation.unseen_test=maybe",), "evaluation.unseen_test"),
     (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv"),
     (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable"),
 ])

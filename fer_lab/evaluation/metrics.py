@@ -22,6 +22,7 @@ class SplitReport:
     per_class: dict[str, dict[str, float]]   # class -> precision, recall, f1, support
     confusion: np.ndarray                     # rows: true class, columns: predicted class
     text: str                                 # sklearn classification report
+    pred: np.ndarray                          # predicted class of each row, in split order
 
     def metrics(self) -> dict[str, float]:
         """Flat MLflow metrics: <split>_accuracy, <split>_macro_f1, <split>_<stat>_<class>."""
@@ -39,8 +40,13 @@ class SplitReport:
 def evaluate_split(model, x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...], *, split: str,
                    origin: str, tta: str = "none", crop_fraction: float = 0.875) -> SplitReport:
     """Evaluate on images x (N,S,S,1) with label distributions y (N,K); hard labels are argmax(y)."""
-    truth = np.argmax(y, axis=1)
     pred = np.argmax(predict_with_tta(model, x, tta, crop_fraction=crop_fraction), axis=1)
+    return score_predictions(np.argmax(y, axis=1), pred, class_names, split=split, origin=origin, tta=tta)
+
+
+def score_predictions(truth: np.ndarray, pred: np.ndarray, class_names: tuple[str, ...], *, split: str,
+                      origin: str, tta: str) -> SplitReport:
+    """SplitReport of predicted classes `pred` against true classes `truth` (both (N,), N >= 1)."""
     labels = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, pred, labels=labels, zero_division=0)
@@ -54,4 +60,5 @@ def evaluate_split(model, x: np.ndarray, y: np.ndarray, class_names: tuple[str, 
         confusion=confusion_matrix(truth, pred, labels=labels),
         text=classification_report(truth, pred, labels=labels, target_names=list(class_names),
                                    digits=4, zero_division=0),
+        pred=pred,
     )

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer_lab.config import flatten
 from fer_lab.paths import project_root
+from fer_lab.tracking.hardware import hardware_tags
 from fer_lab.tracking.uri import artifact_root
 
 
@@ -29,8 +30,8 @@ def tracked_run(cfg: DictConfig, tracking_uri: str, resume_run_id: str | None,
                 overrides: list[str], run_name: str, parent_run_id: str | None = None) -> Iterator:
     """Active MLflow run: the interrupted one when `resume_run_id` still exists, else a new one.
 
-    A new run gets the flattened resolved config as params, the YAML and overrides as artifacts and
-    git provenance tags. The run ends FINISHED, KILLED on Ctrl-C, or FAILED on an error.
+    A new run gets the flattened resolved config as params, the YAML and overrides as artifacts, and
+    git provenance and hardware tags. The run ends FINISHED, KILLED on Ctrl-C, or FAILED on an error.
     """
     import mlflow
 
@@ -44,7 +45,7 @@ def tracked_run(cfg: DictConfig, tracking_uri: str, resume_run_id: str | None,
         mlflow.log_params(flatten(cfg))
         mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config/resolved.yaml")
         mlflow.log_text("\n".join(overrides) + "\n", "config/overrides.txt")
-        mlflow.set_tags(git_tags())
+        mlflow.set_tags({**git_tags(), **hardware_tags()})
     try:
         yield run
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from fer_lab.config import validate_train_config
 from fer_lab.data import FerData, load_dataset
-from fer_lab.evaluation import SplitReport, evaluate_split
+from fer_lab.evaluation import SplitReport, UnseenTestReport, evaluate_split, unseen_test_report
 from fer_lab.evaluation.plots import plot_confusion, plot_curves, plot_samples
 from fer_lab.evaluation.tta import predict_with_tta
 from fer_lab.models import build_model
@@ -33,6 +33,7 @@ class TrainSummary:
     fit: FitResult
     model_version: str | None
     champion: bool
+    unseen_test: UnseenTestReport | None
 
 
 def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str | None = None) -> TrainSummary:
@@ -54,20 +55,25 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
         _print_start(cfg, data, state.epoch)
         _log_data(data)
         result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
-        reports = _evaluate(result, data, cfg)
-        _log_results(result, reports, data, cfg, run.info.run_id)
+        reports, unseen = _evaluate(result, data, cfg)
+        _log_results(result, reports, unseen, data, cfg, run.info.run_id)
         version, champion = _register(result, data, cfg)
     store.clear()
-    summary = TrainSummary(run.info.run_id, tracking_uri, reports, result, version, champion)
+    summary = TrainSummary(run.info.run_id, tracking_uri, reports, result, version, champion, unseen)
     _print_summary(summary, cfg)
     return summary
 
 
-def _evaluate(result: FitResult, data: FerData, cfg: DictConfig) -> dict[str, SplitReport]:
+def _evaluate(result: FitResult, data: FerData,
+              cfg: DictConfig) -> tuple[dict[str, SplitReport], UnseenTestReport | None]:
     splits = [s for s in (data.val, data.test) if s is not None and len(s)]
-    return {s.name: evaluate_split(result.model, s.x, s.y, data.class_names, split=s.name, origin=s.origin,
-                                   tta=cfg.evaluation.tta, crop_fraction=cfg.evaluation.crop_fraction)
-            for s in splits}
+    reports = {s.name: evaluate_split(result.model, s.x, s.y, data.class_names, split=s.name, origin=s.origin,
+                                      tta=cfg.evaluation.tta, crop_fraction=cfg.evaluation.crop_fraction)
+               for s in splits}
+    unseen = None
+    if cfg.evaluation.unseen_test and "test" in reports:
+        unseen = unseen_test_report(reports["test"], data.test, (data.train, data.val), data.class_names)
+    return reports, unseen
 
 
 def _log_data(data: FerData) -> None:
@@ -80,17 +86,20 @@ def _log_data(data: FerData) -> None:
                                                      for s in (data.train, data.val, data.test) if s is not None}})
 
 
-def _log_results(result: FitResult, reports: dict[str, SplitReport], data: FerData, cfg: DictConfig,
-                 run_id: str) -> None:
+def _log_results(result: FitResult, reports: dict[str, SplitReport], unseen: UnseenTestReport | None,
+                 data: FerData, cfg: DictConfig, run_id: str) -> None:
     import mlflow
     from mlflow import MlflowClient
 
     state = result.state
     metrics = {"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epoch),
                "train_img_per_s": result.images_per_second,
-               "train_seconds": float(sum(result.epoch_seconds))}
+               "train_seconds": float(sum(result.epoch_seconds)),
+               "model_params": float(result.model.count_params())}
     for report in reports.values():
         metrics.update(report.metrics())
+    if unseen:
+        metrics.update(unseen.metrics())
     mlflow.log_metrics(metrics)
     client = MlflowClient()
     history = {name.removeprefix("epoch/"): [m.value for m in sorted(client.get_metric_history(run_id, name),
@@ -139,6 +148,8 @@ def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
           f"({fit.state.best:.4f}); {sum(fit.epoch_seconds):.0f}s of training at {fit.images_per_second:.0f} img/s")
     for report in summary.reports.values():
         print(f"fer_lab: {report.summary()}")
+    if summary.unseen_test:
+        print(f"fer_lab: {summary.unseen_test.summary()}")
     name = cfg.mlflow.registered_model_name
     if summary.model_version:
         alias = f", alias {CHAMPION}" if summary.champion else ""
