@@ -12,7 +12,8 @@ WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference clean
+.PHONY: help install test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference \
+        bench-throughput clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +63,9 @@ serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5
 
 bench-inference: install ## per-stage ms and end-to-end FPS of live inference on 640x480 frames
 	$(PY) benchmarks/bench_inference.py
+
+bench-throughput: install ## training img/s: fer_lab's augmentation vs ImageDataGenerator, cached head features
+	$(PY) benchmarks/bench_throughput.py --data ../shared/data
 
 clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db, mlartifacts and tuner studies)
 	rm -rf checkpoints logs .cache .pytest_cache

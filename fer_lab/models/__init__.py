@@ -10,12 +10,14 @@ from omegaconf import DictConfig
 
 from fer_lab.config import require
 from fer_lab.models.augmentation import augmentation_block, augmentation_settings
-from fer_lab.models.backbones import APPLICATIONS, backbone_classifier, has_backbone, set_backbone_trainable
+from fer_lab.models.backbones import (APPLICATIONS, backbone_classifier, caches_head_features, has_backbone,
+                                     set_backbone_trainable)
 from fer_lab.models.custom_cnn import custom_cnn_features, custom_cnn_head
 
 MODELS = ("custom_cnn", *APPLICATIONS)
 
-__all__ = ["MODELS", "augmentation_settings", "build_model", "has_backbone", "set_backbone_trainable"]
+__all__ = ["MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
+           "set_backbone_trainable"]
 
 
 def build_model(model_cfg: DictConfig, augmentation_cfg: DictConfig | None = None,
@@ -33,6 +35,7 @@ def build_model(model_cfg: DictConfig, augmentation_cfg: DictConfig | None = Non
     size = int(input_shape[0])
     if tuple(input_shape) != (size, size, 1):
         raise ValueError(f"input_shape must be (S, S, 1) grayscale, got {tuple(input_shape)}")
+    caches_head_features(model_cfg, augmentation_cfg)  # rejects a bad model.fine_tune.cache_features before training
 
     inputs = keras.Input(shape=(size, size, 1), dtype="float32", name="pixels")
     augment = augmentation_block(augmentation_cfg)

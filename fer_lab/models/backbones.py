@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from fer_lab.config import require
 from fer_lab.errors import FerLabError
+from fer_lab.models.augmentation import augmentation_settings
 from fer_lab.models.head import check_head, classifier_head, l2_regularizer
 
 BACKBONE = "backbone"  # layer name of the backbone sub-model: model.get_layer(BACKBONE)
@@ -107,6 +108,22 @@ def _one_line(err: Exception) -> str:
 def has_backbone(model: keras.Model) -> bool:
     """True when `model` contains a pretrained backbone (a layer named "backbone")."""
     return any(layer.name == BACKBONE for layer in model.layers)
+
+
+def caches_head_features(model_cfg: DictConfig, augmentation_cfg: DictConfig | None) -> bool:
+    """Whether the frozen-backbone head phase trains on cached backbone features (model.fine_tune.cache_features).
+
+    The backbone output of an image stays the same only without random augmentation layers and mixup.
+    auto: cache then; false: never; true: cache, and an augmentation is an error.
+    """
+    setting = (model_cfg.get("fine_tune") or {}).get("cache_features", "auto")
+    require(setting == "auto" or isinstance(setting, bool), "model.fine_tune.cache_features", setting,
+            "auto | true | false")
+    fixed = not any(augmentation_settings(augmentation_cfg).values())
+    if setting is True and not fixed:
+        raise FerLabError("model.fine_tune.cache_features=true needs fixed backbone outputs, but the augmentation "
+                          "has random layers or mixup: set augmentation=none or model.fine_tune.cache_features=false.")
+    return fixed and setting is not False
 
 
 def set_backbone_trainable(model: keras.Model, trainable_top_layers: int | None) -> None:

@@ -9,11 +9,12 @@ import keras
 from omegaconf import DictConfig
 
 from fer_lab.data import FerData
-from fer_lab.models import has_backbone, set_backbone_trainable
+from fer_lab.models import caches_head_features, has_backbone, set_backbone_trainable
 from fer_lab.training.batches import MixupBatches
 from fer_lab.training.callbacks import EpochLine, Throughput, TimeBudget
 from fer_lab.training.checkpoint import Checkpointing, CheckpointStore, RunState
 from fer_lab.training.class_weights import class_weights
+from fer_lab.training.feature_cache import fit_head_on_features, head_model
 from fer_lab.training.optimizers import make_optimizer, schedule_callbacks
 
 
@@ -56,9 +57,11 @@ def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
     return phases
 
 
-def compile_model(model: keras.Model, cfg: DictConfig, learning_rate: float) -> None:
+def compile_model(model: keras.Model, cfg: DictConfig, learning_rate: float,
+                  optimizer: keras.optimizers.Optimizer | None = None) -> None:
+    """Compile with the configured loss and metrics, and `optimizer` or a new one at `learning_rate`."""
     model.compile(
-        optimizer=make_optimizer(cfg.optimizer, learning_rate),
+        optimizer=optimizer or make_optimizer(cfg.optimizer, learning_rate),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.training.label_smoothing),
         metrics=["accuracy", keras.metrics.F1Score(average="macro", name="macro_f1")],
     )
@@ -68,7 +71,8 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                   state: RunState, extra_callbacks: list) -> FitResult:
     """Train through every phase, continuing from `state` (saved by an interrupted run) when it has epochs.
 
-    Returns the model with the best weights by trainer.monitor on the validation split.
+    Returns the model with the best weights by trainer.monitor on the validation split. The head phase trains
+    on cached backbone features when caches_head_features says so.
     """
     resumed_at = state.epoch if state.epoch else None
     weights = class_weights(data.train.labels, len(data.class_names), cfg.training.class_weight,
@@ -77,6 +81,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
     max_minutes = cfg.trainer.get("max_minutes")
     budget = [TimeBudget(float(max_minutes))] if max_minutes else []
     verbose = _verbosity(cfg.trainer.verbose)
+    cache = caches_head_features(cfg.model, cfg.augmentation)
     restore = resumed_at is not None  # only an interrupted run's model lives on disk alone
     for phase in plan_phases(cfg, model):
         if state.epoch >= phase.end:
@@ -93,9 +98,16 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                      *budget, *extra_callbacks]
         if verbose == 2:
             callbacks.append(EpochLine(int(cfg.trainer.epochs), phase.name))
-        model.fit(**_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y),
-                  initial_epoch=max(state.epoch, phase.start), epochs=phase.end,
-                  callbacks=callbacks, verbose=1 if verbose == 1 else 0)
+        fit_args = {"initial_epoch": max(state.epoch, phase.start), "epochs": phase.end,
+                    "verbose": 1 if verbose == 1 else 0}
+        if phase.name == "head" and cache:
+            head = head_model(model)
+            compile_model(head, cfg, phase.learning_rate, optimizer=model.optimizer)  # one optimizer state
+            fit_head_on_features(model, head, _inputs(data, cfg, weights), (data.val.x, data.val.y), callbacks,
+                                 **fit_args)
+        else:
+            model.fit(**_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y), callbacks=callbacks,
+                      **fit_args)
         state.epoch = phase.end  # an early-stopped phase is finished too: a resume must not repeat it
         store.save(state)
         if model.stop_training and (phase.name != "head" or (budget and budget[0].stopped_at)):

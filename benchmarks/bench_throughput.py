@@ -1,0 +1,203 @@
+"""Training throughput: fer_lab's input pipeline against ImageDataGenerator, and cached head features.
+
+    .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data] [--steps 100] [--images 1024] [--quick]
+
+1. Augmented training input, batches of 64. The seed projects' pipeline: Keras' legacy ImageDataGenerator
+   (rescale 1/255, scipy affine transform per image, Keras' default fit(workers=1): in the training loop)
+   reading the JPEG folders (flow_from_directory) or numpy arrays (flow), feeding custom_cnn built without
+   augmentation layers. Against fer_lab's: the same model with its augmentation layers inside, fit on numpy
+   arrays. Same strengths (conf/augmentation/default.yaml without contrast, which ImageDataGenerator lacks; a
+   last row keeps it). img/s over --steps batches after --warmup batches of one fit(). The in-model
+   Rescaling then sees 0..1 pixels from the generator: same compute.
+2. Head epochs of a frozen backbone (model.weights=null: speed does not depend on the weights;
+   augmentation=none): one epoch of training images through the full frozen model, against building the
+   feature cache once (fer_lab.training.feature_cache, includes one graph trace) plus one head epoch on it.
+   Validation is left out of both (it adds a full-model pass per epoch without the cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer_lab.data import load_dataset  # noqa: E402
+from fer_lab.labels import EMOTIONS  # noqa: E402
+from fer_lab.models import build_model  # noqa: E402
+from fer_lab.training.feature_cache import backbone_features, head_model  # noqa: E402
+from fer_lab.training.fit import compile_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 64
+FULL = {"steps": 100, "warmup": 10, "images": 1024, "input_size": 96}
+QUICK = {"steps": 2, "warmup": 1, "images": 2 * BATCH, "input_size": 32}
+
+
+def compose(*overrides: str):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    import fer_lab.config  # noqa: F401  (registers ${fer_lab_root:})
+    from fer_lab.paths import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="train", overrides=list(overrides))
+
+
+def image_data_generator(aug):
+    """The seeds' generator with the strengths of `aug` (an augmentation config)."""
+    for module in ("scipy", "PIL"):
+        try:
+            __import__(module)
+        except ImportError:
+            sys.exit(f"ImageDataGenerator needs {module} (affine transforms, JPEG loading): "
+                     f"pip install {'pillow' if module == 'PIL' else module}")
+    # Keras 3 keeps it only as a legacy class (public name: tf.keras.preprocessing.image.ImageDataGenerator).
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    warnings.filterwarnings("ignore", message=".*scipy.ndimage.interpolation.*")
+    return ImageDataGenerator(rescale=1 / 255, rotation_range=aug.rotation * 360, zoom_range=aug.zoom,
+                              width_shift_range=aug.translation, height_shift_range=aug.translation,
+                              horizontal_flip=aug.flip)
+
+
+def training_arrays(data: Path, need: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """FER-2013 Training images (fer_lab's loader) with one-hot labels, or random ones without the CSV."""
+    csv = data / "fer2013.csv.gz"
+    if csv.is_file():
+        cfg = compose(f"data.path={csv}")
+        train = load_dataset(cfg.data, seed=cfg.seed).train
+        return train.x, train.y, f"FER-2013 training split of {csv} ({len(train)} images)"
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (need, 48, 48, 1), dtype=np.uint8)
+    y = np.eye(len(EMOTIONS), dtype="float32")[rng.integers(0, len(EMOTIONS), need)]
+    return x, y, f"note: random arrays ({need} images), no {csv}"
+
+
+class _BatchEnds(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+
+def fit_rate(model, warmup: int, steps: int, **inputs) -> float:
+    """Training img/s over `steps` batches that follow `warmup` batches (graph tracing) in one fit()."""
+    ends = _BatchEnds()
+    model.fit(**inputs, epochs=1, steps_per_epoch=warmup + steps, callbacks=[ends], verbose=0)
+    return BATCH * steps / (ends.times[-1] - ends.times[warmup - 1])
+
+
+def pipelines(x, y, folder: Path, warmup: int, steps: int) -> list[tuple[str, float]]:
+    """(pipeline, img/s) for each input pipeline that can run; fresh custom_cnn for each."""
+    matched = compose("model=custom_cnn", "augmentation=default", "augmentation.contrast=0.0")
+    default = compose("model=custom_cnn", "augmentation=default")
+
+    def model(aug):
+        m = build_model(matched.model, aug, (48, 48, 1), len(EMOTIONS))
+        compile_model(m, matched, float(matched.optimizer.learning_rate))
+        return m
+
+    generator = image_data_generator(matched.augmentation)
+    rows = []
+    if folder.is_dir():
+        files = generator.flow_from_directory(str(folder), target_size=(48, 48), color_mode="grayscale",
+                                              batch_size=BATCH, class_mode="categorical")
+        rows.append(("ImageDataGenerator.flow_from_directory", fit_rate(model(None), warmup, steps, x=files)))
+    rows.append(("ImageDataGenerator.flow", fit_rate(model(None), warmup, steps,
+                                                     x=generator.flow(x, y, batch_size=BATCH))))
+    arrays = {"x": x, "y": y, "batch_size": BATCH, "shuffle": True}
+    rows.append(("fer_lab", fit_rate(model(matched.augmentation), warmup, steps, **arrays)))
+    rows.append((f"fer_lab, default preset (+ contrast {default.augmentation.contrast})",
+                 fit_rate(model(default.augmentation), warmup, steps, **arrays)))
+    return rows
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def head_epochs(name: str, x, y, input_size: int) -> dict[str, float]:
+    """Seconds of one full frozen-model epoch, of the cache build and of one cached head epoch on x."""
+    cfg = compose(f"model={name}", "model.weights=null", f"model.input_size={input_size}", "augmentation=none")
+    lr = float(cfg.optimizer.learning_rate)
+    model = build_model(cfg.model, cfg.augmentation, (48, 48, 1), len(EMOTIONS))  # built with the backbone frozen
+    compile_model(model, cfg, lr)
+    fit = {"batch_size": BATCH, "epochs": 1, "verbose": 0}
+    model.fit(x[:BATCH], y[:BATCH], **fit)  # graph tracing
+    full, _ = timed(lambda: model.fit(x, y, **fit))
+    build, features = timed(lambda: backbone_features(model, x, BATCH))
+    head = head_model(model)
+    compile_model(head, cfg, lr, optimizer=model.optimizer)
+    head.fit(features[:BATCH], y[:BATCH], **fit)
+    cached, _ = timed(lambda: head.fit(features, y, **fit))
+    return {"full": full, "build": build, "cached": cached, "head_epochs": int(cfg.model.fine_tune.head_epochs),
+            "features": features.shape[1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="folder with fer2013.csv.gz and/or fer2013/train/<emotion>/*.jpg")
+    parser.add_argument("--steps", type=int, help=f"timed batches per pipeline (default {FULL['steps']})")
+    parser.add_argument("--warmup", type=int, help=f"untimed first batches, >= 1 (default {FULL['warmup']})")
+    parser.add_argument("--images", type=int, help=f"training images for the head epochs (default {FULL['images']})")
+    parser.add_argument("--input-size", type=int, help=f"backbone input side (default {FULL['input_size']})")
+    parser.add_argument("--models", default="vgg16,resnet50v2")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    args = parser.parse_args()
+    settings = {key: getattr(args, key) or value for key, value in (QUICK if args.quick else FULL).items()}
+    steps, warmup, images = settings["steps"], max(1, settings["warmup"]), settings["images"] // BATCH * BATCH
+    need = max((warmup + steps) * BATCH, images)
+
+    x, y, origin = training_arrays(args.data, need)
+    if len(x) < need:
+        sys.exit(f"{origin}: {need} images needed for --steps, --warmup and --images")
+    folder = args.data / "fer2013" / "train"
+    rows = pipelines(x, y, folder, warmup, steps)
+    heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
+             for name in args.models.split(",")}
+
+    print(f"\n{origin}; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+          f"shared with other jobs; Keras {keras.__version__}, backend {keras.backend.backend()}")
+    if not folder.is_dir():
+        print(f"note: no {folder}: flow_from_directory skipped")
+    print(f"\n### Augmented training input: custom_cnn, batch {BATCH}, {steps} timed batches after {warmup}\n")
+    print("| pipeline | img/s |")
+    print("|---|---:|")
+    for label, rate in rows:
+        print(f"| {label} | {rate:.0f} |")
+    rates = dict(rows)
+    print("\n| ratio | speed-up |")
+    print("|---|---:|")
+    for label, rate in rows:
+        if label.startswith("ImageDataGenerator"):
+            print(f"| fer_lab / {label} | {rates['fer_lab'] / rate:.2f}x |")
+
+    print(f"\n### Frozen-backbone head epochs: {images} training images, input {settings['input_size']}px, "
+          f"batch {BATCH}, model.weights=null, augmentation=none\n")
+    print("| model | features | full frozen model img/s | cache build img/s | cached head img/s "
+          "| per-epoch speed-up | speed-up over head_epochs, cache build included |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in heads.items():
+        epochs = r["head_epochs"]
+        overall = epochs * r["full"] / (r["build"] + epochs * r["cached"])
+        print(f"| {name} | {r['features']} | {images / r['full']:.0f} | {images / r['build']:.0f} "
+              f"| {images / r['cached']:.0f} | {r['full'] / r['cached']:.1f}x | {overall:.1f}x ({epochs} epochs) |")
+
+
+if __name__ == "__main__":
+    main()
