@@ -1,10 +1,12 @@
 """Training throughput: fer_lab's input pipeline against ImageDataGenerator, and cached head features.
 
-    .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data] [--steps 100] [--images 1024] [--quick]
+    .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data] [--cnns cnn_3block,custom_cnn]
+        [--models vgg16,resnet50v2] [--steps 100] [--images 1024] [--quick]
 
-1. Augmented training input, batches of 64. The seed projects' pipeline: Keras' legacy ImageDataGenerator
+1. Augmented training input, batches of 64, for each CNN of --cnns (default: the seeds' own cnn_3block and
+   fer_lab's custom_cnn). The seed projects' pipeline: Keras' legacy ImageDataGenerator
    (rescale 1/255, scipy affine transform per image, Keras' default fit(workers=1): in the training loop)
-   reading the JPEG folders (flow_from_directory) or numpy arrays (flow), feeding custom_cnn built without
+   reading the JPEG folders (flow_from_directory) or numpy arrays (flow), feeding the CNN built without
    augmentation layers. Against fer_lab's: the same model with its augmentation layers inside, fit on numpy
    arrays. Same strengths (conf/augmentation/default.yaml without contrast, which ImageDataGenerator lacks; a
    last row keeps it). img/s over --steps batches after --warmup batches of one fit(). The in-model
@@ -99,10 +101,10 @@ def fit_rate(model, warmup: int, steps: int, **inputs) -> float:
     return BATCH * steps / (ends.times[-1] - ends.times[warmup - 1])
 
 
-def pipelines(x, y, folder: Path, warmup: int, steps: int) -> list[tuple[str, float]]:
-    """(pipeline, img/s) for each input pipeline that can run; fresh custom_cnn for each."""
-    matched = compose("model=custom_cnn", "augmentation=default", "augmentation.contrast=0.0")
-    default = compose("model=custom_cnn", "augmentation=default")
+def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int) -> list[tuple[str, float]]:
+    """(pipeline, img/s) for each input pipeline that can run; a fresh `cnn` (model config) for each."""
+    matched = compose(f"model={cnn}", "augmentation=default", "augmentation.contrast=0.0")
+    default = compose(f"model={cnn}", "augmentation=default")
 
     def model(aug):
         m = build_model(matched.model, aug, (48, 48, 1), len(EMOTIONS))
@@ -156,7 +158,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, help=f"untimed first batches, >= 1 (default {FULL['warmup']})")
     parser.add_argument("--images", type=int, help=f"training images for the head epochs (default {FULL['images']})")
     parser.add_argument("--input-size", type=int, help=f"backbone input side (default {FULL['input_size']})")
-    parser.add_argument("--models", default="vgg16,resnet50v2")
+    parser.add_argument("--cnns", default="cnn_3block,custom_cnn", help="model configs for the input pipelines")
+    parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
     settings = {key: getattr(args, key) or value for key, value in (QUICK if args.quick else FULL).items()}
@@ -167,7 +170,7 @@ def main() -> None:
     if len(x) < need:
         sys.exit(f"{origin}: {need} images needed for --steps, --warmup and --images")
     folder = args.data / "fer2013" / "train"
-    rows = pipelines(x, y, folder, warmup, steps)
+    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps) for cnn in args.cnns.split(",")}
     heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
              for name in args.models.split(",")}
 
@@ -175,17 +178,18 @@ def main() -> None:
           f"shared with other jobs; Keras {keras.__version__}, backend {keras.backend.backend()}")
     if not folder.is_dir():
         print(f"note: no {folder}: flow_from_directory skipped")
-    print(f"\n### Augmented training input: custom_cnn, batch {BATCH}, {steps} timed batches after {warmup}\n")
-    print("| pipeline | img/s |")
-    print("|---|---:|")
-    for label, rate in rows:
-        print(f"| {label} | {rate:.0f} |")
-    seeds = [(label, rate) for label, rate in rows if label.startswith("ImageDataGenerator")]
-    print("\n| speed-up of | " + " | ".join(f"over {label}" for label, _ in seeds) + " |")
-    print("|---|" + "---:|" * len(seeds))
-    for label, rate in rows:
-        if label.startswith("fer_lab"):
-            print(f"| {label} | " + " | ".join(f"{rate / seed:.2f}x" for _, seed in seeds) + " |")
+    for cnn, rows in tables.items():
+        print(f"\n### Augmented training input: {cnn}, batch {BATCH}, {steps} timed batches after {warmup}\n")
+        print("| pipeline | img/s |")
+        print("|---|---:|")
+        for label, rate in rows:
+            print(f"| {label} | {rate:.0f} |")
+        seeds = [(label, rate) for label, rate in rows if label.startswith("ImageDataGenerator")]
+        print("\n| speed-up of | " + " | ".join(f"over {label}" for label, _ in seeds) + " |")
+        print("|---|" + "---:|" * len(seeds))
+        for label, rate in rows:
+            if label.startswith("fer_lab"):
+                print(f"| {label} | " + " | ".join(f"{rate / seed:.2f}x" for _, seed in seeds) + " |")
 
     print(f"\n### Frozen-backbone head epochs: {images} training images, input {settings['input_size']}px, "
           f"batch {BATCH}, model.weights=null, augmentation=none\n")
