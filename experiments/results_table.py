@@ -3,8 +3,8 @@
     .venv/bin/python experiments/results_table.py RUN_ID [RUN_ID ...] [--tracking-uri URI] [--no-latency]
 
 One row per run and split (validation = stratified part of Training, test = PublicTest, as logged in the
-run's data tags; test_unseen = the test rows with no exact pixel copy in train or val): accuracy, macro-F1, disgust and fear recall after the run's TTA, parameters, training
-time, throughput and hardware (the run's `hardware` tag), and inference ms/image: the logged model's
+run's data tags; test_unseen = the test rows with no exact pixel copy in train or val): accuracy, macro-F1,
+disgust and fear recall after the run's TTA, parameters, training time, throughput and hardware (the run's `hardware` tag), and inference ms/image: the logged model's
 `predict_on_batch` on one 48x48 face, median of 50 calls on this machine.
 """
 
@@ -34,8 +34,9 @@ def run_rows(client, run_id: str, latency: bool) -> list[str]:
     recipe = f"`{tags.get('mlflow.runName', run_id)}` (`{run_id}`)"
     tta = params.get("evaluation.tta", "none")
     rows = []
-    splits = {"val": tags.get("data.val_origin", "?"), "test": tags.get("data.test_origin", "?"),
-              "test_unseen": f"{tags.get('data.test_origin', '?')} rows with no exact copy in train or val "
+    test_origin = tags.get("data.test_origin", "?")
+    splits = {"val": tags.get("data.val_origin", "?"), "test": test_origin,
+              "test_unseen": f"{test_origin} rows with no exact copy in train or val "
                              f"({metrics.get('test_unseen_rows', 0):.0f})"}
     for prefix, origin in splits.items():
         if f"{prefix}_accuracy" not in metrics:

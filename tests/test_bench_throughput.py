@@ -28,7 +28,8 @@ def test_quick_run_prints_the_tables_and_ratios(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "note: random arrays" in out
-    for line in ("### Augmented training input: cnn_tiny,", "| pipeline | img/s |", "| ImageDataGenerator.flow_from_directory |", "| fer_lab |",
+    for line in ("### Augmented training input: cnn_tiny,", "| pipeline | img/s |",
+                 "| ImageDataGenerator.flow_from_directory |", "| fer_lab |",
                  "| speed-up of | over ImageDataGenerator.flow_from_directory | over ImageDataGenerator.flow |",
                  "| model | features | full frozen model img/s |", "| vgg16 | 512 |"):
         assert line in out, line
