@@ -50,8 +50,10 @@ def validate_train_config(cfg: DictConfig) -> None:
             "adam or sgd_nesterov (the optimizer config group)")
     require(cfg.optimizer.learning_rate > 0, "optimizer.learning_rate", cfg.optimizer.learning_rate,
             "a positive number")
-    require(cfg.schedule.name in ("plateau", "cosine", "constant"), "schedule", cfg.schedule.name,
-            "plateau, cosine or constant (the schedule config group)")
+    require(cfg.schedule.name in ("plateau", "cosine", "cosine_budget", "constant"), "schedule", cfg.schedule.name,
+            "plateau, cosine, cosine_budget or constant (the schedule config group)")
+    require(cfg.schedule.name != "cosine_budget" or max_minutes is not None, "trainer.max_minutes", max_minutes,
+            "a number of minutes with schedule=cosine_budget (the schedule spans the time budget)")
 
 
 def flatten(cfg: DictConfig, exclude: tuple[str, ...] = ("hydra", "paths")) -> dict[str, str]:

@@ -104,6 +104,7 @@ def test_interrupted_run_resumes_from_the_saved_epoch(state_root, compose_train,
     assert summary.run_id == killed.info.run_id
     assert summary.fit.resumed_at == 2
     assert len(summary.fit.epoch_seconds) == 1, "only the remaining epoch is trained"
+    assert summary.fit.state.train_seconds > summary.fit.epoch_seconds[0], "time budgets count earlier epochs"
     steps = [m.step for m in MlflowClient().get_metric_history(summary.run_id, "epoch/loss")]
     assert sorted(steps) == [0, 1, 2]
     assert MlflowClient().get_run(summary.run_id).info.status == "FINISHED"
@@ -119,6 +120,7 @@ def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("overrides,message", [
     (("trainer.epochs=-1",), "trainer.epochs"),
     (("trainer.max_minutes=-5",), "trainer.max_minutes"),
+    (("schedule=cosine_budget",), "trainer.max_minutes"),
     (("evaluation.unseen_test=maybe",), "evaluation.unseen_test"),
     (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv"),
     (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable"),

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from fer_lab.training.batches import MixupBatches
 from fer_lab.training.checkpoint import config_key
 from fer_lab.training.class_weights import class_weights
-from fer_lab.training.optimizers import cosine_lr
+from fer_lab.training.optimizers import budget_cosine_lr, cosine_lr
 
 
 @pytest.mark.parametrize("mode", ["balanced", "effective_number"])
@@ -37,6 +37,28 @@ def test_cosine_warms_up_then_decays_to_floor():
     assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
     assert lrs[-1] == pytest.approx(0.01)
+
+
+def test_budget_cosine_warms_up_then_decays_to_floor_when_the_budget_is_spent():
+    lrs = [budget_cosine_lr(u, 1.0, 0.1, 0.01) for u in np.linspace(0, 1, 21)]
+    assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    assert lrs[-1] == pytest.approx(0.01) == budget_cosine_lr(1.5, 1.0, 0.1, 0.01)
+
+
+def test_budget_cosine_follows_the_time_already_spent_by_a_resumed_run():
+    import keras
+
+    from fer_lab.training.callbacks import TimeBudget
+    from fer_lab.training.optimizers import BudgetCosine
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = np.zeros((32, 4), "float32"), np.tile(np.eye(2, dtype="float32"), (16, 1))
+    budget = TimeBudget(minutes=10, spent_seconds=300)  # half of the budget spent before this process
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[budget, BudgetCosine(budget, 1.0, 0.05, 0.0)])
+    lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert lr == pytest.approx(budget_cosine_lr(0.5, 1.0, 0.05, 0.0), abs=0.01)  # ~0.54, not the warmup's
 
 
 def test_mixup_blends_images_labels_and_weights():
@@ -72,3 +94,5 @@ def test_time_budget_stops_before_an_epoch_would_overrun_it():
     generous = TimeBudget(minutes=10)
     assert len(model.fit(x, y, epochs=3, verbose=0, callbacks=[generous]).history["loss"]) == 3
     assert generous.stopped_at is None
+    spent = TimeBudget(minutes=1, spent_seconds=59.9)  # a resumed run with its budget nearly spent
+    assert len(model.fit(x, y, epochs=3, verbose=0, callbacks=[spent]).history["loss"]) == 1

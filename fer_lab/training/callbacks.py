@@ -27,28 +27,33 @@ class Throughput(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training before the epoch that would end past `minutes` of training in this process.
+    """Stops training before the epoch that would end past `minutes` of the run's training time.
 
-    The estimate for the next epoch is the slowest epoch seen so far, so the budget is not overrun.
+    `spent_seconds` is training time of earlier processes of the same run (a resumed run counts it). The
+    estimate for the next epoch is the slowest epoch seen so far, so the budget is not overrun.
     """
 
-    def __init__(self, minutes: float):
+    def __init__(self, minutes: float, spent_seconds: float = 0.0):
         super().__init__()
         self.budget = minutes * 60.0
+        self.spent = spent_seconds
         self.start = time.perf_counter()
         self.slowest = 0.0
         self.stopped_at: int | None = None
+
+    def used_seconds(self) -> float:
+        """Training seconds of this run so far, earlier processes included."""
+        return self.spent + time.perf_counter() - self.start
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        self.slowest = max(self.slowest, now - self._epoch_start)
-        if now - self.start + self.slowest > self.budget:
+        self.slowest = max(self.slowest, time.perf_counter() - self._epoch_start)
+        if self.used_seconds() + self.slowest > self.budget:
             self.model.stop_training = True
             self.stopped_at = epoch + 1
-            print(f"time budget of {self.budget / 60:.0f} min reached after epoch {epoch + 1}: stopping", flush=True)
+            print(f"time budget of {self.budget / 60:g} min reached after epoch {epoch + 1}: stopping", flush=True)
 
 
 class MlflowEpochMetrics(keras.callbacks.Callback):

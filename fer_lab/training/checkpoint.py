@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class RunState:
     epoch: int = 0                   # epochs completed, counted over all phases
     best: float | None = None        # best value of trainer.monitor so far
     best_epoch: int | None = None    # 0-based epoch of `best`
+    train_seconds: float = 0.0       # time spent in completed epochs (validation included), over all processes
 
 
 class CheckpointStore:
@@ -90,8 +92,12 @@ class Checkpointing(keras.callbacks.Callback):
         self.monitor, self.patience = monitor, patience
         self.sign = -1.0 if monitor.endswith("loss") else 1.0
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
+        self.state.train_seconds += time.perf_counter() - self._epoch_start
         if self.monitor not in logs:
             raise FerLabError(f"trainer.monitor={self.monitor} is not a logged metric; choose one of: "
                               f"{', '.join(sorted(k for k in logs if k.startswith('val_')))}")

@@ -79,7 +79,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                             cfg.training.effective_number_beta)
     throughput = Throughput(len(data.train))
     max_minutes = cfg.trainer.get("max_minutes")
-    budget = [TimeBudget(float(max_minutes))] if max_minutes else []
+    budget = [TimeBudget(float(max_minutes), state.train_seconds)] if max_minutes else []
     verbose = _verbosity(cfg.trainer.verbose)
     cache = caches_head_features(cfg.model, cfg.augmentation)
     restore = resumed_at is not None  # only an interrupted run's model lives on disk alone
@@ -92,7 +92,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
             set_backbone_trainable(model, phase.trainable_top)
             compile_model(model, cfg, phase.learning_rate)
         callbacks = [throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
-                                                     cfg.trainer.monitor),
+                                                     cfg.trainer.monitor, budget[0] if budget else None),
                      Checkpointing(store, state, phase.name, phase.start, cfg.trainer.monitor,
                                    cfg.trainer.early_stopping_patience),
                      *budget, *extra_callbacks]
