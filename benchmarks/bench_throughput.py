@@ -1,16 +1,17 @@
 """Training throughput: fer_lab's input pipeline against ImageDataGenerator, and cached head features.
 
-    .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data] [--cnns cnn_3block,custom_cnn]
-        [--models vgg16,resnet50v2] [--steps 100] [--images 1024] [--quick]
+    .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data]
+        [--cnns input_only,cnn_3block,custom_cnn] [--models vgg16,resnet50v2] [--steps 100] [--images 1024] [--quick]
 
-1. Augmented training input, batches of 64, for each CNN of --cnns (default: the seeds' own cnn_3block and
-   fer_lab's custom_cnn). The seed projects' pipeline: Keras' legacy ImageDataGenerator
-   (rescale 1/255, scipy affine transform per image, Keras' default fit(workers=1): in the training loop)
-   reading the JPEG folders (flow_from_directory) or numpy arrays (flow), feeding the CNN built without
-   augmentation layers. Against fer_lab's: the same model with its augmentation layers inside, fit on numpy
-   arrays. Same strengths (conf/augmentation/default.yaml without contrast, which ImageDataGenerator lacks; a
-   last row keeps it). img/s over --steps batches after --warmup batches of one fit(). The in-model
-   Rescaling then sees 0..1 pixels from the generator: same compute.
+1. Augmented training input, batches of 64, for each CNN of --cnns (default: the input pipeline alone, then the
+   seeds' own cnn_3block and fer_lab's custom_cnn). `input_only` is a one-conv, four-filter probe whose compute
+   is negligible, so its img/s is the pipeline's own speed (augmentation, batching, feeding).
+   The seed projects' pipeline: Keras' legacy ImageDataGenerator (rescale 1/255, scipy affine transform per
+   image, Keras' default fit(workers=1): in the training loop) reading the JPEG folders (flow_from_directory) or
+   numpy arrays (flow), feeding the CNN built without augmentation layers. Against fer_lab's: the same model with
+   its augmentation layers inside, fit on numpy arrays. Same strengths (conf/augmentation/default.yaml without
+   contrast, which ImageDataGenerator lacks; a last row keeps it). img/s over --steps batches after --warmup
+   batches of one fit(). The in-model Rescaling then sees 0..1 pixels from the generator: same compute.
 2. Head epochs of a frozen backbone (model.weights=null: speed does not depend on the weights;
    augmentation=none): one epoch of training images through the full frozen model, against building the
    feature cache once (fer_lab.training.feature_cache, includes one graph trace) plus one head epoch on it.
@@ -39,6 +40,7 @@ from fer_lab.training.feature_cache import backbone_features, head_model  # noqa
 from fer_lab.training.fit import compile_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+INPUT_ONLY = ("model=cnn_tiny", "model.blocks=[{filters:4,convs:1}]", "model.dense=[]")  # the pipeline alone
 BATCH = 64
 FULL = {"steps": 100, "warmup": 10, "images": 1024, "input_size": 96}
 QUICK = {"steps": 2, "warmup": 1, "images": 2 * BATCH, "input_size": 32}
@@ -103,8 +105,9 @@ def fit_rate(model, warmup: int, steps: int, **inputs) -> float:
 
 def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int) -> list[tuple[str, float]]:
     """(pipeline, img/s) for each input pipeline that can run; a fresh `cnn` (model config) for each."""
-    matched = compose(f"model={cnn}", "augmentation=default", "augmentation.contrast=0.0")
-    default = compose(f"model={cnn}", "augmentation=default")
+    model_overrides = INPUT_ONLY if cnn == "input_only" else (f"model={cnn}",)
+    matched = compose(*model_overrides, "augmentation=default", "augmentation.contrast=0.0")
+    default = compose(*model_overrides, "augmentation=default")
 
     def model(aug):
         m = build_model(matched.model, aug, (48, 48, 1), len(EMOTIONS))
@@ -158,8 +161,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, help=f"untimed first batches, >= 1 (default {FULL['warmup']})")
     parser.add_argument("--images", type=int, help=f"training images for the head epochs (default {FULL['images']})")
     parser.add_argument("--input-size", type=int, help=f"backbone input side (default {FULL['input_size']})")
-    parser.add_argument("--cnns", default="cnn_3block,custom_cnn", help="model configs for the input pipelines")
-    parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs")
+    parser.add_argument("--cnns", default="input_only,cnn_3block,custom_cnn",
+                        help="model configs for the input pipelines, or input_only (the pipeline alone)")
+    parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs ('' for none)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
     settings = {key: getattr(args, key) or value for key, value in (QUICK if args.quick else FULL).items()}
@@ -170,9 +174,9 @@ def main() -> None:
     if len(x) < need:
         sys.exit(f"{origin}: {need} images needed for --steps, --warmup and --images")
     folder = args.data / "fer2013" / "train"
-    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps) for cnn in args.cnns.split(",")}
+    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps) for cnn in args.cnns.split(",") if cnn}
     heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
-             for name in args.models.split(",")}
+             for name in args.models.split(",") if name}
 
     print(f"\n{origin}; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
           f"shared with other jobs; Keras {keras.__version__}, backend {keras.backend.backend()}")
@@ -191,6 +195,8 @@ def main() -> None:
             if label.startswith("fer_lab"):
                 print(f"| {label} | " + " | ".join(f"{rate / seed:.2f}x" for _, seed in seeds) + " |")
 
+    if not heads:
+        return
     print(f"\n### Frozen-backbone head epochs: {images} training images, input {settings['input_size']}px, "
           f"batch {BATCH}, model.weights=null, augmentation=none\n")
     print("| model | features | full frozen model img/s | cache build img/s | cached head img/s "

@@ -105,6 +105,7 @@ def test_interrupted_run_resumes_from_the_saved_epoch(state_root, compose_train,
     assert summary.fit.resumed_at == 2
     assert len(summary.fit.epoch_seconds) == 1, "only the remaining epoch is trained"
     assert summary.fit.state.train_seconds > summary.fit.epoch_seconds[0], "time budgets count earlier epochs"
+    assert summary.fit.state.epochs_run == 3
     steps = [m.step for m in MlflowClient().get_metric_history(summary.run_id, "epoch/loss")]
     assert sorted(steps) == [0, 1, 2]
     assert MlflowClient().get_run(summary.run_id).info.status == "FINISHED"

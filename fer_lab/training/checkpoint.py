@@ -25,7 +25,8 @@ class RunState:
 
     run_id: str | None = None
     phase: str | None = None        # phase of the last completed epoch
-    epoch: int = 0                   # epochs completed, counted over all phases
+    epoch: int = 0                   # next epoch to train, counted over all phases (past an ended phase's end)
+    epochs_run: int = 0              # epochs actually trained, over all phases and processes
     best: float | None = None        # best value of trainer.monitor so far
     best_epoch: int | None = None    # 0-based epoch of `best`
     train_seconds: float = 0.0       # time spent in completed epochs (validation included), over all processes
@@ -98,6 +99,7 @@ class Checkpointing(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         self.state.train_seconds += time.perf_counter() - self._epoch_start
+        self.state.epochs_run += 1
         if self.monitor not in logs:
             raise FerLabError(f"trainer.monitor={self.monitor} is not a logged metric; choose one of: "
                               f"{', '.join(sorted(k for k in logs if k.startswith('val_')))}")

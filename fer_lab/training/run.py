@@ -92,9 +92,9 @@ def _log_results(result: FitResult, reports: dict[str, SplitReport], unseen: Uns
     from mlflow import MlflowClient
 
     state = result.state
-    metrics = {"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epoch),
+    metrics = {"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epochs_run),
                "train_img_per_s": result.images_per_second,
-               "train_seconds": float(sum(result.epoch_seconds)),
+               "train_seconds": state.train_seconds,
                "model_params": float(result.model.count_params())}
     for report in reports.values():
         metrics.update(report.metrics())
