@@ -4,8 +4,9 @@
 
 One row per run and split (validation = stratified part of Training, test = PublicTest, as logged in the
 run's data tags; test_unseen = the test rows with no exact pixel copy in train or val): accuracy, macro-F1,
-disgust and fear recall after the run's TTA, parameters, training time, throughput and hardware (the run's `hardware` tag), and inference ms/image: the logged model's
-`predict_on_batch` on one 48x48 face, median of 50 calls on this machine.
+disgust and fear recall after the run's TTA, parameters, training time, throughput and hardware (the run's
+`hardware` tag), and inference ms/image: the logged model's `predict_on_batch` on one 48x48 face, median of 50
+calls on this machine.
 """
 
 from __future__ import annotations
