@@ -1,11 +1,13 @@
 """TTA views, split metrics, the leak-aware test report and figures."""
 
+import keras
 import numpy as np
 import pytest
 
 from fer_lab.data import Split
 from fer_lab.evaluation import evaluate_split, predict_with_tta, unseen_test_report
 from fer_lab.evaluation.plots import plot_confusion, plot_curves, plot_samples
+from fer_lab.models import CROP
 
 
 class LeftBrightModel:
@@ -37,6 +39,29 @@ def test_tta_averages_the_views_of_each_mode(mode, views):
     assert probs.shape == (4, 2) and np.allclose(probs.sum(axis=1), 1)
     if mode == "flip":  # a flip-sensitive model is undecided after flip TTA
         assert np.allclose(probs, 0.5)
+
+
+def test_crops_tta_gives_an_input_crop_model_native_scale_corners():
+    seen = []
+    inputs = keras.Input((8, 8, 1))
+    crop = keras.layers.CenterCrop(6, 6, name=CROP)(inputs)
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: keras.ops.ones((keras.ops.shape(t)[0], 2)) / 2)(crop))
+    stem = keras.Model(inputs, crop)
+    x = np.arange(4 * 64, dtype="float32").reshape(4, 8, 8, 1)
+
+    class Spy:
+        layers = model.layers
+
+        def predict(self, view, **kwargs):
+            seen.append(np.asarray(stem(view)))
+            return model.predict(view, verbose=0)
+
+    probs = predict_with_tta(Spy(), x, "crops")
+    assert len(seen) == 10 and np.allclose(probs, 0.5)
+    corners = [x[:, t:t + 6, l:l + 6] for t, l in [(0, 0), (0, 2), (2, 0), (2, 2), (1, 1)]]
+    for k, corner in enumerate(corners):
+        np.testing.assert_array_equal(seen[2 * k], corner)
+        np.testing.assert_array_equal(seen[2 * k + 1], corner[:, :, ::-1])
 
 
 def test_split_report_metrics_are_labelled_with_the_split():

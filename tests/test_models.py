@@ -157,6 +157,8 @@ def test_failed_imagenet_download_suggests_the_fix(compose_model, monkeypatch):
     ("custom_cnn", ["model.block_dropout=1.0"], "model.block_dropout"),
     ("custom_cnn", ["model.dense_dropout=-0.1"], "model.dense_dropout"),
     ("custom_cnn", ["model.pooling=median"], "model.pooling"),
+    ("custom_cnn", ["model.input_crop=32"], "model.input_crop"),
+    ("custom_cnn", ["model.input_crop=8"], "model.input_crop"),
     ("custom_cnn", ["model.activation=nope"], "model.activation"),
     ("cnn_5block", ["model.blocks=[{filters: 8},{filters: 8},{filters: 8},{filters: 8},{filters: 8},"
                     "{filters: 8}]"], "model.blocks"),
@@ -217,6 +219,7 @@ def test_set_backbone_trainable_ignores_models_without_backbone(compose_model):
 
 @pytest.mark.parametrize("name, overrides", [
     ("cnn_tiny", ["augmentation=heavy"]),
+    ("cnn_tiny", ["augmentation=default", "model.input_crop=28"]),
     ("resnet50v2", [*SMALL_BACKBONE, "augmentation=default", "model.head.dropout=0"]),
 ])
 def test_saved_model_loads_and_predicts_the_same(compose_model, tmp_path, name, overrides):
@@ -259,3 +262,13 @@ def test_batchnorm_inference_agrees_with_training_after_a_short_run():
     inference = np.mean(np.argmax(model.predict(data.train.x, verbose=0), 1) == data.train.labels)
     assert history.history["accuracy"][-1] > 0.5
     assert inference > 0.8 * history.history["accuracy"][-1]
+
+
+def test_input_crop_is_a_random_crop_in_training_and_the_centre_in_inference(compose_model):
+    model_cfg, aug_cfg = compose_model("cnn_tiny", "augmentation=light", "model.input_crop=28")
+    model = build_model(model_cfg, aug_cfg, input_shape=(32, 32, 1))
+    stem = keras.Model(model.input, model.get_layer("input_crop").output)
+    x = images(8).astype("float32")
+    np.testing.assert_array_equal(stem(x, training=False), x[:, 2:30, 2:30])
+    assert stem(x, training=True).shape == (8, 28, 28, 1)
+    assert not np.allclose(stem(x, training=True), x[:, 2:30, 2:30])

@@ -5,15 +5,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fer_lab.models import CROP
+
 
 def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int = 256,
                      crop_fraction: float = 0.875) -> np.ndarray:
     """Class probabilities (N, K) for images (N, S, S, 1), averaged over the views of `mode`.
 
     none: the image; flip: + its mirror; crops: ten-crop (4 corners and centre, each also mirrored),
-    every crop resized back to S.
+    every crop resized back to S. A model with an input_crop layer (model.input_crop = C) gets its own
+    native-scale crops instead: each C-pixel corner is shifted to the centre its layer keeps.
     """
-    views = _views(x, mode, crop_fraction)
+    side = _input_crop_side(model)
+    views = _shifted_views(x, mode, side) if side and mode == "crops" else _views(x, mode, crop_fraction)
     total = None
     for view in views:
         probs = model.predict(view.astype("float32"), batch_size=batch_size, verbose=0)
@@ -33,6 +37,21 @@ def _views(x: np.ndarray, mode: str, crop_fraction: float) -> list[np.ndarray]:
     views = []
     for top, left in offsets:
         view = _resize(x[:, top:top + crop, left:left + crop], size)
+        views += [view, view[:, :, ::-1]]
+    return views
+
+
+def _input_crop_side(model) -> int | None:
+    layer = next((layer for layer in getattr(model, "layers", []) if layer.name == CROP), None)
+    return int(layer.height) if layer is not None else None
+
+
+def _shifted_views(x: np.ndarray, mode: str, side: int) -> list[np.ndarray]:
+    far = x.shape[1] - side
+    centre = far // 2  # where a centre crop of `side` starts
+    views = []
+    for top, left in [(0, 0), (0, far), (far, 0), (far, far), (centre, centre)]:
+        view = np.roll(x, (centre - top, centre - left), axis=(1, 2))
         views += [view, view[:, :, ::-1]]
     return views
 

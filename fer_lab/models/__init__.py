@@ -15,9 +15,19 @@ from fer_lab.models.backbones import (APPLICATIONS, backbone_classifier, caches_
 from fer_lab.models.custom_cnn import custom_cnn_features, custom_cnn_head
 
 MODELS = ("custom_cnn", *APPLICATIONS)
+CROP = "input_crop"  # name of the model.input_crop layer (TTA looks for it)
 
-__all__ = ["MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
+__all__ = ["CROP", "MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
            "set_backbone_trainable"]
+
+
+def input_crop(model_cfg: DictConfig, image_size: int) -> int | None:
+    """The validated model.input_crop side in pixels, or None when the model sees the whole image."""
+    crop = model_cfg.get("input_crop")
+    require(crop is None or (isinstance(crop, int) and not isinstance(crop, bool)
+                             and image_size // 2 <= crop < image_size),
+            "model.input_crop", crop, f"null or a side in pixels in [{image_size // 2}, {image_size}), e.g. 42")
+    return crop
 
 
 def build_model(model_cfg: DictConfig, augmentation_cfg: DictConfig | None = None,
@@ -25,6 +35,10 @@ def build_model(model_cfg: DictConfig, augmentation_cfg: DictConfig | None = Non
     """An uncompiled keras.Model named after model.name; the augmentation block is active only in training.
 
     model.arch (default: model.name) picks the builder: custom_cnn | vgg16 | resnet50v2.
+
+    model.input_crop (pixels, optional) center-crops every image to that side after augmentation, in training
+    and inference alike: per-image random translations then make it a random crop, and the conv stack runs on
+    the smaller image (42 of 48 px: ~27% less compute per image).
 
     A backbone starts frozen (set_backbone_trainable(model, 0)); unfreeze layers before compiling.
     """
@@ -40,6 +54,10 @@ def build_model(model_cfg: DictConfig, augmentation_cfg: DictConfig | None = Non
     inputs = keras.Input(shape=(size, size, 1), dtype="float32", name="pixels")
     augment = augmentation_block(augmentation_cfg)
     x = augment(inputs) if augment is not None else inputs
+    crop = input_crop(model_cfg, size)
+    if crop:
+        x = keras.layers.CenterCrop(crop, crop, name=CROP)(x)
+        size = crop
     if arch == "custom_cnn":
         outputs = custom_cnn_head(custom_cnn_features(x, model_cfg, size), model_cfg, num_classes)
     else:
