@@ -1,7 +1,8 @@
 """Training throughput: fer_lab's input pipeline against ImageDataGenerator, and cached head features.
 
     .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data]
-        [--cnns input_only,cnn_3block,custom_cnn] [--models vgg16,resnet50v2] [--steps 100] [--images 1024] [--quick]
+        [--cnns input_only,cnn_3block,custom_cnn] [--input-crop 42] [--models vgg16,resnet50v2] [--steps 100]
+        [--images 1024] [--quick]
 
 1. Augmented training input, batches of 64, for each CNN of --cnns (default: the input pipeline alone, then the
    seeds' own cnn_3block and fer_lab's custom_cnn). `input_only` is a one-conv, four-filter probe whose compute
@@ -12,6 +13,8 @@
    its augmentation layers inside, fit on numpy arrays. Same strengths (conf/augmentation/default.yaml without
    contrast, which ImageDataGenerator lacks; a last row keeps it). img/s over --steps batches after --warmup
    batches of one fit(). The in-model Rescaling then sees 0..1 pixels from the generator: same compute.
+   A last row per real CNN trains it on random --input-crop crops (model.input_crop, as cnn_cpu_budget does):
+   a smaller conv stack input, so it measures the compute saved, not the pipeline alone.
 2. Head epochs of a frozen backbone (model.weights=null: speed does not depend on the weights;
    augmentation=none): one epoch of training images through the full frozen model, against building the
    feature cache once (fer_lab.training.feature_cache, includes one graph trace) plus one head epoch on it.
@@ -103,7 +106,7 @@ def fit_rate(model, warmup: int, steps: int, **inputs) -> float:
     return BATCH * steps / (ends.times[-1] - ends.times[warmup - 1])
 
 
-def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int) -> list[tuple[str, float]]:
+def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int) -> list[tuple[str, float]]:
     """(pipeline, img/s) for each input pipeline that can run; a fresh `cnn` (model config) for each."""
     model_overrides = INPUT_ONLY if cnn == "input_only" else (f"model={cnn}",)
     matched = compose(*model_overrides, "augmentation=default", "augmentation.contrast=0.0")
@@ -126,6 +129,12 @@ def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int) -> list[tup
     rows.append(("fer_lab", fit_rate(model(matched.augmentation), warmup, steps, **arrays)))
     rows.append((f"fer_lab, default preset (+ contrast {default.augmentation.contrast})",
                  fit_rate(model(default.augmentation), warmup, steps, **arrays)))
+    if crop and cnn != "input_only":
+        cropped = compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}")
+        m = build_model(cropped.model, cropped.augmentation, (48, 48, 1), len(EMOTIONS))
+        compile_model(m, cropped, float(cropped.optimizer.learning_rate))
+        rows.append((f"fer_lab, default preset, input_crop {crop} (conv stack on {crop}-px crops)",
+                     fit_rate(m, warmup, steps, **arrays)))
     return rows
 
 
@@ -163,6 +172,8 @@ def main() -> None:
     parser.add_argument("--input-size", type=int, help=f"backbone input side (default {FULL['input_size']})")
     parser.add_argument("--cnns", default="input_only,cnn_3block,custom_cnn",
                         help="model configs for the input pipelines, or input_only (the pipeline alone)")
+    parser.add_argument("--input-crop", type=int, default=42,
+                        help="side of the extra input_crop row per real CNN (0 for none)")
     parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs ('' for none)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
@@ -174,7 +185,7 @@ def main() -> None:
     if len(x) < need:
         sys.exit(f"{origin}: {need} images needed for --steps, --warmup and --images")
     folder = args.data / "fer2013" / "train"
-    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps) for cnn in args.cnns.split(",") if cnn}
+    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps, args.input_crop) for cnn in args.cnns.split(",") if cnn}
     heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
              for name in args.models.split(",") if name}
 

@@ -30,6 +30,7 @@ def test_quick_run_prints_the_tables_and_ratios(tmp_path):
     assert "note: random arrays" in out
     for line in ("### Augmented training input: input_only,", "### Augmented training input: cnn_tiny,", "| pipeline | img/s |",
                  "| ImageDataGenerator.flow_from_directory |", "| fer_lab |",
+                 "| fer_lab, default preset, input_crop 42 (conv stack on 42-px crops) |",
                  "| speed-up of | over ImageDataGenerator.flow_from_directory | over ImageDataGenerator.flow |",
                  "| model | features | full frozen model img/s |", "| vgg16 | 512 |"):
         assert line in out, line
