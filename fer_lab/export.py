@@ -84,8 +84,11 @@ def run(cfg: DictConfig) -> tuple[Path, float]:
     require(fmt in FORMATS, "format", fmt, " | ".join(FORMATS))
     require(int(cfg.check_images) >= 1, "check_images", cfg.check_images, "an integer >= 1")
     uri = str(cfg.model_uri)
-    recognizer = EmotionRecognizer.from_uri(uri, tracking_uri=cfg.mlflow.get("tracking_uri"))
     output = Path(cfg.output) if cfg.get("output") else default_output(uri, fmt)
+    suffix = FORMATS[fmt][1]
+    require(fmt == "savedmodel" or output.suffix == suffix, "output", cfg.output,
+            f"a file path ending in {suffix} for format={fmt} (or null for exports/<model>{suffix})")
+    recognizer = EmotionRecognizer.from_uri(uri, tracking_uri=cfg.mlflow.get("tracking_uri"))
     export_model(recognizer.model, fmt, output)
     diff = check_export(recognizer, fmt, output, int(cfg.check_images), float(cfg.tolerance))
     sidecar = {**recognizer.metadata.to_dict(), "source": uri, "format": fmt,

@@ -139,6 +139,13 @@ def test_export_round_trip_matches_keras(env, fmt, compose_train):
     np.testing.assert_allclose(predict_exported(fmt, output, x), env["model"].predict(x, verbose=0), atol=1e-4)
 
 
+def test_export_file_without_the_format_suffix_is_a_config_error(tmp_path, compose_train):
+    from fer_lab.export import run
+
+    with pytest.raises(FerLabError, match=r"^invalid config value output=.*ending in \.tflite"):
+        run(compose_train("format=tflite", f"output={tmp_path / 'champion'}", config_name="export"))
+
+
 def test_onnx_export_without_its_packages_names_them(env, compose_train, monkeypatch):
     import importlib.util
 
