@@ -112,9 +112,9 @@ def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int) 
     matched = compose(*model_overrides, "augmentation=default", "augmentation.contrast=0.0")
     default = compose(*model_overrides, "augmentation=default")
 
-    def model(aug):
-        m = build_model(matched.model, aug, (48, 48, 1), len(EMOTIONS))
-        compile_model(m, matched, float(matched.optimizer.learning_rate))
+    def model(aug, cfg=matched):
+        m = build_model(cfg.model, aug, (48, 48, 1), len(EMOTIONS))
+        compile_model(m, cfg, float(cfg.optimizer.learning_rate))
         return m
 
     generator = image_data_generator(matched.augmentation)
@@ -131,10 +131,8 @@ def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int) 
                  fit_rate(model(default.augmentation), warmup, steps, **arrays)))
     if crop and cnn != "input_only":
         cropped = compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}")
-        m = build_model(cropped.model, cropped.augmentation, (48, 48, 1), len(EMOTIONS))
-        compile_model(m, cropped, float(cropped.optimizer.learning_rate))
         rows.append((f"fer_lab, default preset, input_crop {crop} (conv stack on {crop}-px crops)",
-                     fit_rate(m, warmup, steps, **arrays)))
+                     fit_rate(model(cropped.augmentation, cropped), warmup, steps, **arrays)))
     return rows
 
 

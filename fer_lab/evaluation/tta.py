@@ -16,8 +16,7 @@ def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int =
     every crop resized back to S. A model with an input_crop layer (model.input_crop = C) gets its own
     native-scale crops instead: each C-pixel corner is shifted to the centre its layer keeps.
     """
-    side = _input_crop_side(model)
-    views = _shifted_views(x, mode, side) if side and mode == "crops" else _views(x, mode, crop_fraction)
+    views = _views(x, mode, crop_fraction, _input_crop_side(model))
     total = None
     for view in views:
         probs = model.predict(view.astype("float32"), batch_size=batch_size, verbose=0)
@@ -25,18 +24,20 @@ def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int =
     return total / len(views)
 
 
-def _views(x: np.ndarray, mode: str, crop_fraction: float) -> list[np.ndarray]:
+def _views(x: np.ndarray, mode: str, crop_fraction: float, model_crop: int | None) -> list[np.ndarray]:
     if mode == "none":
         return [x]
     if mode == "flip":
         return [x, x[:, :, ::-1]]
     size = x.shape[1]
-    crop = int(round(size * crop_fraction))
+    crop = model_crop or int(round(size * crop_fraction))
     far = size - crop
-    offsets = [(0, 0), (0, far), (far, 0), (far, far), (far // 2, far // 2)]
     views = []
-    for top, left in offsets:
-        view = _resize(x[:, top:top + crop, left:left + crop], size)
+    for top, left in [(0, 0), (0, far), (far, 0), (far, far), (far // 2, far // 2)]:
+        if model_crop:  # the model keeps its centre crop itself: shift the corner there, at native scale
+            view = np.roll(x, (far // 2 - top, far // 2 - left), axis=(1, 2))
+        else:
+            view = _resize(x[:, top:top + crop, left:left + crop], size)
         views += [view, view[:, :, ::-1]]
     return views
 
@@ -44,16 +45,6 @@ def _views(x: np.ndarray, mode: str, crop_fraction: float) -> list[np.ndarray]:
 def _input_crop_side(model) -> int | None:
     layer = next((layer for layer in getattr(model, "layers", []) if layer.name == CROP), None)
     return int(layer.height) if layer is not None else None
-
-
-def _shifted_views(x: np.ndarray, mode: str, side: int) -> list[np.ndarray]:
-    far = x.shape[1] - side
-    centre = far // 2  # where a centre crop of `side` starts
-    views = []
-    for top, left in [(0, 0), (0, far), (far, 0), (far, far), (centre, centre)]:
-        view = np.roll(x, (centre - top, centre - left), axis=(1, 2))
-        views += [view, view[:, :, ::-1]]
-    return views
 
 
 def _resize(batch: np.ndarray, size: int) -> np.ndarray:
