@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_lab.data import load_dataset, load_images
+from fer_lab.data import Split, load_dataset, load_images
 from fer_lab.data.splits import image_ids
 from fer_lab.errors import FerLabError
 
@@ -106,3 +106,16 @@ def test_unknown_format_and_source_mismatch(data_cfg, tmp_path):
         load_images(data_cfg(path=str(tmp_path / "faces.parquet")))
     with pytest.raises(FerLabError, match="is a folder"):
         load_images(data_cfg(path=str(tmp_path), source="csv"))
+
+
+def test_split_fingerprint_changes_with_any_image_or_label():
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (5, SIZE, SIZE, 1), dtype=np.uint8), np.eye(7, dtype=np.float32)[[0, 1, 2, 3, 4]]
+    fingerprint = Split("val", x, y, "a").fingerprint()
+    assert Split("val", x.copy(), y.copy(), "another origin").fingerprint() == fingerprint
+    relabelled, edited = y.copy(), x.copy()
+    relabelled[0] = np.eye(7)[6]
+    edited[2, 0, 0, 0] ^= 1
+    assert Split("val", x, relabelled, "a").fingerprint() != fingerprint
+    assert Split("val", edited, y, "a").fingerprint() != fingerprint
+    assert Split("val", x[:4], y[:4], "a").fingerprint() != fingerprint

@@ -34,3 +34,17 @@ def test_promote_picks_the_best_validation_metric_never_test(state_root, capsys)
     assert exit_info.value.code == 2
     assert "validation metrics only" in capsys.readouterr().err
     assert MlflowClient().get_model_version_by_alias("p", CHAMPION).version == best
+
+
+def test_promote_by_version_and_refusals_say_what_exists(state_root, capsys):
+    configure_tracking(None)
+    first = _version("q", val_accuracy=0.70)
+    _version("q", val_accuracy=0.60)
+    promote.main(["--name", "q", "--version", str(first)])
+    assert MlflowClient().get_model_version_by_alias("q", CHAMPION).version == first
+    assert f"version {first} (chosen by --version)" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit) as exit_info:
+        promote.main(["--name", "q", "--version", "9"])
+    assert exit_info.value.code == 2
+    assert "has no version 9; it has versions 1, 2" in capsys.readouterr().err

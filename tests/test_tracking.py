@@ -6,7 +6,7 @@ from mlflow import MlflowClient
 
 from fer_lab.errors import FerLabError
 from fer_lab.tracking import configure_tracking, resolve_tracking_uri
-from fer_lab.tracking.registry import CHAMPION, best_version, promote_if_better
+from fer_lab.tracking.registry import CHAMPION, VAL_FINGERPRINT_TAG, best_version, promote_if_better
 
 
 def test_relative_sqlite_uri_is_made_absolute_against_the_root(state_root, monkeypatch):
@@ -25,9 +25,11 @@ def test_dead_tracking_server_gives_a_clear_error():
         configure_tracking("http://127.0.0.1:9")
 
 
-def _register_version(name: str, **metrics) -> str:
+def _register_version(name: str, val_data: str | None = None, **metrics) -> str:
     with mlflow.start_run() as run:
         mlflow.log_metrics(metrics)
+        if val_data:
+            mlflow.set_tag(VAL_FINGERPRINT_TAG, val_data)
     client = MlflowClient()
     try:
         client.create_registered_model(name)
@@ -40,12 +42,30 @@ def test_auto_promotion_keeps_the_better_champion(state_root):
     configure_tracking(None)
     client = MlflowClient()
     v1 = _register_version("m", val_accuracy=0.6, test_accuracy=0.1)
-    assert promote_if_better(client, "m", v1, "val_accuracy", "auto")
+    assert promote_if_better(client, "m", v1, "val_accuracy", "auto").promoted
     v2 = _register_version("m", val_accuracy=0.5, test_accuracy=0.9)
-    assert not promote_if_better(client, "m", v2, "val_accuracy", "auto")
+    kept = promote_if_better(client, "m", v2, "val_accuracy", "auto")
+    assert not kept.promoted and kept.reason == f"version {v1} has the better val_accuracy (0.6000 vs 0.5000)"
     v3 = _register_version("m", val_accuracy=0.7, test_accuracy=0.0)
-    assert promote_if_better(client, "m", v3, "val_accuracy", "auto")
+    assert promote_if_better(client, "m", v3, "val_accuracy", "auto").promoted
     assert client.get_model_version_by_alias("m", CHAMPION).version == v3
     assert best_version(client, "m", "val_accuracy") == (v3, pytest.approx(0.7))
     with pytest.raises(FerLabError, match="validation"):
         best_version(client, "m", "test_accuracy")
+
+
+def test_auto_promotion_compares_only_runs_validated_on_the_same_data(state_root):
+    """A higher val_accuracy on other validation data (FER+ labels, a deduplicated split) is not better."""
+    configure_tracking(None)
+    client = MlflowClient()
+    v1 = _register_version("d", val_data="fer2013-val", val_accuracy=0.65)
+    assert promote_if_better(client, "d", v1, "val_accuracy", "auto").promoted
+    v2 = _register_version("d", val_data="ferplus-val", val_accuracy=0.80)
+    kept = promote_if_better(client, "d", v2, "val_accuracy", "auto")
+    assert not kept.promoted and f"version {v1} was validated on other data" in kept.reason
+    assert f"fer_lab.promote --name d --version {v2}" in kept.reason
+    v3 = _register_version("d", val_data="fer2013-val", val_accuracy=0.66)
+    assert promote_if_better(client, "d", v3, "val_accuracy", "auto").promoted
+    assert client.get_model_version_by_alias("d", CHAMPION).version == v3
+    with pytest.raises(FerLabError, match=f"2 different data sets .*versions {v1}, {v3}; versions {v2}"):
+        best_version(client, "d", "val_accuracy")

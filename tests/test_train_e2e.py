@@ -70,6 +70,7 @@ def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compo
     assert run.data.metrics["test_unseen_rows"] + run.data.metrics["test_leaked_rows"] == test_rows
     assert "fer_lab: test_unseen (PublicTest rows without an exact copy in train or val (" in capsys.readouterr().out
     assert run.data.params["model.name"] == "cnn_tiny"
+    assert len(run.data.tags["data.val_fingerprint"]) == 16
     assert run.data.tags["git_dirty"] in ("true", "false", "unknown")
     assert "CPU cores" in run.data.tags["hardware"] and run.data.tags["keras_backend"] == "tensorflow"
     artifacts = {a.path for folder in ("", "figures", "config", "reports")

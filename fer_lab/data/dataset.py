@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,12 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.x)
+
+    def fingerprint(self) -> str:
+        """Short hash of the images and labels: equal fingerprints mean metrics on this split compare."""
+        digest = hashlib.sha1(np.ascontiguousarray(self.x).tobytes())
+        digest.update(np.ascontiguousarray(self.y, dtype=np.float32).tobytes())
+        return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,23 @@
-"""Model registry: move the `champion` alias to the best version by a validation metric."""
+"""Model registry: move the `champion` alias to the best version by a validation metric.
+
+Validation metrics are compared only between runs validated on the same images and labels (the run tag
+`data.val_fingerprint`); runs logged before the tag existed count as comparable.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from fer_lab.errors import FerLabError
 
 CHAMPION = "champion"
+VAL_FINGERPRINT_TAG = "data.val_fingerprint"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    promoted: bool
+    reason: str  # why the alias did not move ("" when it did)
 
 
 def higher_is_better(metric: str) -> bool:
@@ -20,39 +33,77 @@ def require_validation_metric(metric: str) -> None:
 
 def version_metric(client, name: str, version: str, metric: str) -> float | None:
     """The metric of the run that produced model version `version`, or None if it was not logged."""
-    run_id = client.get_model_version(name, version).run_id
-    return client.get_run(run_id).data.metrics.get(metric) if run_id else None
+    run = _version_run(client, name, version)
+    return run.data.metrics.get(metric) if run else None
 
 
-def promote_if_better(client, name: str, version: str, metric: str, mode: str) -> bool:
-    """Alias `version` as champion: always, never, or (auto) if it beats the current champion on `metric`."""
+def val_fingerprint(client, name: str, version: str) -> str | None:
+    """Fingerprint of the validation data of the run behind `version`; None for runs logged without one."""
+    run = _version_run(client, name, version)
+    return run.data.tags.get(VAL_FINGERPRINT_TAG) if run else None
+
+
+def promote_if_better(client, name: str, version: str, metric: str, mode: str) -> Promotion:
+    """Alias `version` as champion: always, never, or (auto) if it beats the current champion on `metric`
+    measured on the same validation data."""
     require_validation_metric(metric)
     if mode == "never":
-        return False
+        return Promotion(False, "mlflow.promote=never")
     if mode == "auto":
         current = _champion_version(client, name)
         if current is not None and current != version:
+            ours, theirs = val_fingerprint(client, name, version), val_fingerprint(client, name, current)
+            if ours and theirs and ours != theirs:
+                return Promotion(False, f"version {current} was validated on other data, so {metric} does not "
+                                        f"compare; alias this one with `python -m fer_lab.promote --name {name} "
+                                        f"--version {version}`, or register runs on other data under another "
+                                        "mlflow.registered_model_name")
             new, old = version_metric(client, name, version, metric), version_metric(client, name, current, metric)
             if new is None or (old is not None and not _better(new, old, metric)):
-                return False
+                return Promotion(False, f"version {current} has the better {metric} ({_fmt(old)} vs {_fmt(new)})")
     client.set_registered_model_alias(name, CHAMPION, version)
-    return True
+    return Promotion(True, "")
 
 
 def best_version(client, name: str, metric: str) -> tuple[str, float]:
     """(version, value) of the registered version whose run has the best `metric`."""
     require_validation_metric(metric)
-    scored = []
+    scored, data = [], {}
     for mv in client.search_model_versions(f"name = '{name}'"):
         value = version_metric(client, name, mv.version, metric)
         if value is not None:
             scored.append((value, mv.version))
+            fingerprint = val_fingerprint(client, name, mv.version)
+            if fingerprint:
+                data.setdefault(fingerprint, []).append(str(mv.version))
     if not scored:
         raise FerLabError(f"no version of registered model {name!r} has metric {metric!r}; train one with "
                           "`python -m fer_lab.train` or pick a metric its runs logged")
+    if len(data) > 1:
+        groups = "; ".join(f"versions {', '.join(sorted(v, key=int))}" for v in data.values())
+        raise FerLabError(f"the versions of {name!r} were validated on {len(data)} different data sets ({groups}), "
+                          f"so their {metric} values do not compare; pick one with --version")
     pick = max if higher_is_better(metric) else min
     value, version = pick(scored)
     return version, value
+
+
+def require_version(client, name: str, version: str) -> str:
+    """`version` if model `name` has it, else a FerLabError listing the versions it has."""
+    versions = sorted((str(mv.version) for mv in client.search_model_versions(f"name = '{name}'")), key=int)
+    if str(version) not in versions:
+        have = f"versions {', '.join(versions)}" if versions else "no versions (train one with `python -m fer_lab.train`)"
+        raise FerLabError(f"registered model {name!r} has no version {version}; it has {have}")
+    return str(version)
+
+
+def _version_run(client, name: str, version: str):
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id) if run_id else None
+
+
+def _fmt(value: float | None) -> str:
+    return "not logged" if value is None else f"{value:.4f}"
 
 
 def _champion_version(client, name: str) -> str | None:

@@ -17,7 +17,7 @@ from fer_lab.evaluation.tta import predict_with_tta
 from fer_lab.models import build_model
 from fer_lab.tracking import configure_tracking
 from fer_lab.tracking.model_io import ModelMetadata, log_keras_model
-from fer_lab.tracking.registry import CHAMPION, promote_if_better
+from fer_lab.tracking.registry import CHAMPION, VAL_FINGERPRINT_TAG, Promotion, promote_if_better
 from fer_lab.tracking.runs import tracked_run
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
@@ -32,7 +32,7 @@ class TrainSummary:
     reports: dict[str, SplitReport]
     fit: FitResult
     model_version: str | None
-    champion: bool
+    promotion: Promotion | None  # None when the model was not registered
     unseen_test: UnseenTestReport | None
 
 
@@ -57,9 +57,9 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
         result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
         reports, unseen = _evaluate(result, data, cfg)
         _log_results(result, reports, unseen, data, cfg, run.info.run_id)
-        version, champion = _register(result, data, cfg)
+        version, promotion = _register(result, data, cfg)
     store.clear()
-    summary = TrainSummary(run.info.run_id, tracking_uri, reports, result, version, champion, unseen)
+    summary = TrainSummary(run.info.run_id, tracking_uri, reports, result, version, promotion, unseen)
     _print_summary(summary, cfg)
     return summary
 
@@ -82,8 +82,8 @@ def _log_data(data: FerData) -> None:
     mlflow.log_dict({"source": data.source, "counts": data.counts(), "notes": list(data.notes),
                      "origins": {s.name: s.origin for s in (data.train, data.val, data.test) if s is not None}},
                     "data/summary.json")
-    mlflow.set_tags({"data.source": data.source, **{f"data.{s.name}_origin": s.origin
-                                                     for s in (data.train, data.val, data.test) if s is not None}})
+    mlflow.set_tags({"data.source": data.source, VAL_FINGERPRINT_TAG: data.val.fingerprint(),
+                     **{f"data.{s.name}_origin": s.origin for s in (data.train, data.val, data.test) if s is not None}})
 
 
 def _log_results(result: FitResult, reports: dict[str, SplitReport], unseen: UnseenTestReport | None,
@@ -120,7 +120,7 @@ def _log_results(result: FitResult, reports: dict[str, SplitReport], unseen: Uns
                                                  "val", folder / "samples_val.png")), "figures")
 
 
-def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | None, bool]:
+def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | None, Promotion | None]:
     from mlflow import MlflowClient
 
     name = cfg.mlflow.registered_model_name
@@ -128,9 +128,9 @@ def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | 
                              float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name))
     info = log_keras_model(result.model, metadata, data.val.x[:4], registered_name=name)
     version = None if info.registered_model_version is None else str(info.registered_model_version)
-    champion = bool(name and version) and promote_if_better(MlflowClient(), name, version,
-                                                           cfg.mlflow.promote_metric, cfg.mlflow.promote)
-    return version, champion
+    if not (name and version):
+        return version, None
+    return version, promote_if_better(MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote)
 
 
 def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int) -> None:
@@ -152,6 +152,7 @@ def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
         print(f"fer_lab: {summary.unseen_test.summary()}")
     name = cfg.mlflow.registered_model_name
     if summary.model_version:
-        alias = f", alias {CHAMPION}" if summary.champion else ""
+        promotion = summary.promotion
+        alias = f", alias {CHAMPION}" if promotion.promoted else f"; {CHAMPION} stays: {promotion.reason}"
         print(f"fer_lab: registered {name} version {summary.model_version}{alias}")
     print(f"fer_lab: MLflow run {summary.run_id} in {summary.tracking_uri} (browse with `make ui`)")
