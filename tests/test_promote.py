@@ -20,6 +20,14 @@ def _version(name: str, **metrics) -> str:
     return client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id).version
 
 
+def _refusal(argv: list[str], capsys) -> str:
+    """stderr of a promote command that must exit with the user-error code 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        promote.main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
 def test_promote_picks_the_best_validation_metric_never_test(state_root, capsys):
     configure_tracking(None)
     _version("p", val_macro_f1=0.40, val_accuracy=0.70, test_macro_f1=0.90)
@@ -29,10 +37,7 @@ def test_promote_picks_the_best_validation_metric_never_test(state_root, capsys)
     assert MlflowClient().get_model_version_by_alias("p", CHAMPION).version == best
     assert f"version {best} (val_macro_f1=0.5500)" in capsys.readouterr().out
 
-    with pytest.raises(SystemExit) as exit_info:
-        promote.main(["--metric", "test_macro_f1", "--name", "p"])
-    assert exit_info.value.code == 2
-    assert "validation metrics only" in capsys.readouterr().err
+    assert "validation metrics only" in _refusal(["--metric", "test_macro_f1", "--name", "p"], capsys)
     assert MlflowClient().get_model_version_by_alias("p", CHAMPION).version == best
 
 
@@ -44,7 +49,4 @@ def test_promote_by_version_and_refusals_say_what_exists(state_root, capsys):
     assert MlflowClient().get_model_version_by_alias("q", CHAMPION).version == first
     assert f"version {first} (chosen by --version)" in capsys.readouterr().out
 
-    with pytest.raises(SystemExit) as exit_info:
-        promote.main(["--name", "q", "--version", "9"])
-    assert exit_info.value.code == 2
-    assert "has no version 9; it has versions 1, 2" in capsys.readouterr().err
+    assert "has no version 9; it has versions 1, 2" in _refusal(["--name", "q", "--version", "9"], capsys)

@@ -31,16 +31,23 @@ def require_validation_metric(metric: str) -> None:
                           "(val_accuracy, val_macro_f1, ...), never on the test split")
 
 
-def version_metric(client, name: str, version: str, metric: str) -> float | None:
-    """The metric of the run that produced model version `version`, or None if it was not logged."""
-    run = _version_run(client, name, version)
-    return run.data.metrics.get(metric) if run else None
+@dataclass(frozen=True)
+class _Logged:
+    """What the run behind one model version logged: its metrics and validation-data fingerprint."""
 
+    metrics: dict
+    val_fingerprint: str | None  # None for runs logged before the tag existed
 
-def val_fingerprint(client, name: str, version: str) -> str | None:
-    """Fingerprint of the validation data of the run behind `version`; None for runs logged without one."""
-    run = _version_run(client, name, version)
-    return run.data.tags.get(VAL_FINGERPRINT_TAG) if run else None
+    @classmethod
+    def of_run(cls, client, run_id: str | None) -> _Logged:
+        if not run_id:
+            return cls({}, None)
+        data = client.get_run(run_id).data
+        return cls(data.metrics, data.tags.get(VAL_FINGERPRINT_TAG))
+
+    @classmethod
+    def of_version(cls, client, name: str, version: str) -> _Logged:
+        return cls.of_run(client, client.get_model_version(name, version).run_id)
 
 
 def promote_if_better(client, name: str, version: str, metric: str, mode: str) -> Promotion:
@@ -52,13 +59,13 @@ def promote_if_better(client, name: str, version: str, metric: str, mode: str) -
     if mode == "auto":
         current = _champion_version(client, name)
         if current is not None and current != version:
-            ours, theirs = val_fingerprint(client, name, version), val_fingerprint(client, name, current)
-            if ours and theirs and ours != theirs:
+            ours, theirs = _Logged.of_version(client, name, version), _Logged.of_version(client, name, current)
+            if ours.val_fingerprint and theirs.val_fingerprint and ours.val_fingerprint != theirs.val_fingerprint:
                 return Promotion(False, f"version {current} was validated on other data, so {metric} does not "
                                         f"compare; alias this one with `python -m fer_lab.promote --name {name} "
                                         f"--version {version}`, or register runs on other data under another "
                                         "mlflow.registered_model_name")
-            new, old = version_metric(client, name, version, metric), version_metric(client, name, current, metric)
+            new, old = ours.metrics.get(metric), theirs.metrics.get(metric)
             if new is None or (old is not None and not _better(new, old, metric)):
                 return Promotion(False, f"version {current} has the better {metric} ({_fmt(old)} vs {_fmt(new)})")
     client.set_registered_model_alias(name, CHAMPION, version)
@@ -70,12 +77,12 @@ def best_version(client, name: str, metric: str) -> tuple[str, float]:
     require_validation_metric(metric)
     scored, data = [], {}
     for mv in client.search_model_versions(f"name = '{name}'"):
-        value = version_metric(client, name, mv.version, metric)
+        logged = _Logged.of_run(client, mv.run_id)
+        value = logged.metrics.get(metric)
         if value is not None:
             scored.append((value, mv.version))
-            fingerprint = val_fingerprint(client, name, mv.version)
-            if fingerprint:
-                data.setdefault(fingerprint, []).append(str(mv.version))
+            if logged.val_fingerprint:
+                data.setdefault(logged.val_fingerprint, []).append(str(mv.version))
     if not scored:
         raise FerLabError(f"no version of registered model {name!r} has metric {metric!r}; train one with "
                           "`python -m fer_lab.train` or pick a metric its runs logged")
@@ -95,11 +102,6 @@ def require_version(client, name: str, version: str) -> str:
         have = f"versions {', '.join(versions)}" if versions else "no versions (train one with `python -m fer_lab.train`)"
         raise FerLabError(f"registered model {name!r} has no version {version}; it has {have}")
     return str(version)
-
-
-def _version_run(client, name: str, version: str):
-    run_id = client.get_model_version(name, version).run_id
-    return client.get_run(run_id) if run_id else None
 
 
 def _fmt(value: float | None) -> str:
