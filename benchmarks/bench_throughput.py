@@ -1,8 +1,8 @@
 """Training throughput: fer_lab's input pipeline against ImageDataGenerator, and cached head features.
 
     .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data]
-        [--cnns input_only,cnn_3block,custom_cnn] [--input-crop 42] [--models vgg16,resnet50v2] [--steps 100]
-        [--images 1024] [--quick]
+        [--cnns input_only,cnn_3block,custom_cnn] [--input-crop 42] [--precision mixed_bfloat16]
+        [--models vgg16,resnet50v2] [--steps 100] [--images 1024] [--quick]
 
 1. Augmented training input, batches of 64, for each CNN of --cnns (default: the input pipeline alone, then the
    seeds' own cnn_3block and fer_lab's custom_cnn). `input_only` is a one-conv, four-filter probe whose compute
@@ -14,7 +14,8 @@
    contrast, which ImageDataGenerator lacks; a last row keeps it). img/s over --steps batches after --warmup
    batches of one fit(). The in-model Rescaling then sees 0..1 pixels from the generator: same compute.
    A last row per real CNN trains it on random --input-crop crops (model.input_crop, as cnn_cpu_budget does):
-   a smaller conv stack input, so it measures the compute saved, not the pipeline alone.
+   a smaller conv stack input, so it measures the compute saved, not the pipeline alone. With --precision, one
+   more row trains that last configuration under the dtype policy (trainer.precision), e.g. mixed_bfloat16.
 2. Head epochs of a frozen backbone (model.weights=null: speed does not depend on the weights;
    augmentation=none): one epoch of training images through the full frozen model, against building the
    feature cache once (fer_lab.training.feature_cache, includes one graph trace) plus one head epoch on it.
@@ -41,6 +42,7 @@ from fer_lab.labels import EMOTIONS  # noqa: E402
 from fer_lab.models import build_model  # noqa: E402
 from fer_lab.training.feature_cache import backbone_features, head_model  # noqa: E402
 from fer_lab.training.fit import compile_model  # noqa: E402
+from fer_lab.training.precision import dtype_policy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT_ONLY = ("model=cnn_tiny", "model.blocks=[{filters:4,convs:1}]", "model.dense=[]")  # the pipeline alone
@@ -106,15 +108,17 @@ def fit_rate(model, warmup: int, steps: int, **inputs) -> float:
     return BATCH * steps / (ends.times[-1] - ends.times[warmup - 1])
 
 
-def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int) -> list[tuple[str, float]]:
+def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int,
+              precision: str = "float32") -> list[tuple[str, float]]:
     """(pipeline, img/s) for each input pipeline that can run; a fresh `cnn` (model config) for each."""
     model_overrides = INPUT_ONLY if cnn == "input_only" else (f"model={cnn}",)
     matched = compose(*model_overrides, "augmentation=default", "augmentation.contrast=0.0")
     default = compose(*model_overrides, "augmentation=default")
 
-    def model(aug, cfg=matched):
-        m = build_model(cfg.model, aug, (48, 48, 1), len(EMOTIONS))
-        compile_model(m, cfg, float(cfg.optimizer.learning_rate))
+    def model(aug, cfg=matched, policy="float32"):
+        with dtype_policy(policy):
+            m = build_model(cfg.model, aug, (48, 48, 1), len(EMOTIONS))
+            compile_model(m, cfg, float(cfg.optimizer.learning_rate))
         return m
 
     generator = image_data_generator(matched.augmentation)
@@ -129,10 +133,15 @@ def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int) 
     rows.append(("fer_lab", fit_rate(model(matched.augmentation), warmup, steps, **arrays)))
     rows.append((f"fer_lab, default preset (+ contrast {default.augmentation.contrast})",
                  fit_rate(model(default.augmentation), warmup, steps, **arrays)))
+    last = ("fer_lab, default preset", default)
     if crop and cnn != "input_only":
-        cropped = compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}")
-        rows.append((f"fer_lab, default preset, input_crop {crop} (conv stack on {crop}-px crops)",
-                     fit_rate(model(cropped.augmentation, cropped), warmup, steps, **arrays)))
+        last = (f"fer_lab, default preset, input_crop {crop}",
+                compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}"))
+        rows.append((f"{last[0]} (conv stack on {crop}-px crops)",
+                     fit_rate(model(last[1].augmentation, last[1]), warmup, steps, **arrays)))
+    if precision != "float32" and cnn != "input_only":
+        rows.append((f"{last[0]}, {precision}",
+                     fit_rate(model(last[1].augmentation, last[1], precision), warmup, steps, **arrays)))
     return rows
 
 
@@ -172,6 +181,8 @@ def main() -> None:
                         help="model configs for the input pipelines, or input_only (the pipeline alone)")
     parser.add_argument("--input-crop", type=int, default=42,
                         help="side of the extra input_crop row per real CNN (0 for none)")
+    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                        help="dtype policy of one more row per real CNN (float32: no extra row)")
     parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs ('' for none)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
@@ -183,7 +194,8 @@ def main() -> None:
     if len(x) < need:
         sys.exit(f"{origin}: {need} images needed for --steps, --warmup and --images")
     folder = args.data / "fer2013" / "train"
-    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps, args.input_crop) for cnn in args.cnns.split(",") if cnn}
+    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps, args.input_crop, args.precision)
+              for cnn in args.cnns.split(",") if cnn}
     heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
              for name in args.models.split(",") if name}
 

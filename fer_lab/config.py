@@ -12,6 +12,7 @@ OmegaConf.register_new_resolver("fer_lab_root", lambda: str(project_root()), rep
 CLASS_WEIGHTS = ("none", "balanced", "effective_number")
 TTA_MODES = ("none", "flip", "crops")
 PROMOTE_MODES = ("auto", "never", "always")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies (fer_lab.training.precision)
 
 
 def require(ok: bool, key: str, value, expected: str) -> None:
@@ -34,6 +35,8 @@ def validate_train_config(cfg: DictConfig) -> None:
     max_minutes = t.get("max_minutes")
     require(max_minutes is None or (isinstance(max_minutes, (int, float)) and max_minutes > 0),
             "trainer.max_minutes", max_minutes, "null or a number of minutes > 0")
+    require(t.precision in PRECISIONS, "trainer.precision", t.precision,
+            " | ".join(PRECISIONS))
     require(t.verbose in ("auto", 0, 1, 2), "trainer.verbose", t.verbose, "auto, 0, 1 or 2")
     require(cfg.training.class_weight in CLASS_WEIGHTS, "training.class_weight",
             cfg.training.class_weight, " | ".join(CLASS_WEIGHTS))

@@ -127,6 +127,7 @@ def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
     (("trainer.max_minutes=-5",), "trainer.max_minutes"),
     (("schedule=cosine_budget",), "trainer.max_minutes"),
     (("evaluation.unseen_test=maybe",), "evaluation.unseen_test"),
+    (("trainer.precision=half",), "trainer.precision"),
     (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv"),
     (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable"),
 ])

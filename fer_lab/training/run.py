@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import keras
 import numpy as np
 from omegaconf import DictConfig
 
@@ -22,6 +23,7 @@ from fer_lab.tracking.runs import tracked_run
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
 from fer_lab.training.fit import FitResult, fit_resumable
+from fer_lab.training.precision import dtype_policy, float32_model
 from fer_lab.training.seeding import seed_everything
 
 
@@ -42,8 +44,14 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     seed_everything(cfg.seed, cfg.trainer.deterministic)
     data = load_dataset(cfg.data, seed=cfg.seed)
-    model = build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
-                        num_classes=len(data.class_names))
+
+    def build() -> keras.Model:
+        return build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
+                           num_classes=len(data.class_names))
+
+    precision = cfg.trainer.precision
+    with dtype_policy(precision):
+        model = build()
     store = CheckpointStore.for_config(cfg)
     state = store.load() if cfg.trainer.resume else RunState()
     run_name = cfg.mlflow.run_name or f"{cfg.model.name}-{Path(str(cfg.data.get('path', 'synthetic'))).name}"
@@ -54,7 +62,9 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
             store.save(state)
         _print_start(cfg, data, state.epoch)
         _log_data(data)
-        result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
+        with dtype_policy(precision):
+            result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
+        result = replace(result, model=float32_model(result.model, build))
         reports, unseen = _evaluate(result, data, cfg)
         _log_results(result, reports, unseen, data, cfg, run.info.run_id)
         version, promotion = _register(result, data, cfg)

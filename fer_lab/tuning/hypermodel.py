@@ -23,6 +23,7 @@ from fer_lab.models import build_model
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
 from fer_lab.training.fit import compile_model, fit_resumable
+from fer_lab.training.precision import dtype_policy
 from fer_lab.training.seeding import seed_everything
 from fer_lab.tuning.search_space import HyperParam, apply, declare
 
@@ -48,9 +49,10 @@ class FerHyperModel(keras_tuner.HyperModel):
     def build(self, hp) -> keras.Model:
         cfg = self.trial_config(declare(hp, self.params))
         seed_everything(cfg.seed, cfg.trainer.deterministic)
-        model = build_model(cfg.model, cfg.augmentation, input_shape=self.data.train.x.shape[1:],
-                            num_classes=len(self.data.class_names))
-        compile_model(model, cfg, float(cfg.optimizer.learning_rate))
+        with dtype_policy(cfg.trainer.precision):
+            model = build_model(cfg.model, cfg.augmentation, input_shape=self.data.train.x.shape[1:],
+                                num_classes=len(self.data.class_names))
+            compile_model(model, cfg, float(cfg.optimizer.learning_rate))
         return model
 
     def fit(self, hp, model, *args, callbacks=(), epochs=None, initial_epoch=0, **kwargs) -> dict[str, float]:
