@@ -37,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fer_lab.config import PRECISIONS  # noqa: E402
 from fer_lab.data import load_dataset  # noqa: E402
 from fer_lab.labels import EMOTIONS  # noqa: E402
 from fer_lab.models import build_model  # noqa: E402
@@ -133,15 +134,15 @@ def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int,
     rows.append(("fer_lab", fit_rate(model(matched.augmentation), warmup, steps, **arrays)))
     rows.append((f"fer_lab, default preset (+ contrast {default.augmentation.contrast})",
                  fit_rate(model(default.augmentation), warmup, steps, **arrays)))
-    last = ("fer_lab, default preset", default)
+    last_label, last_cfg = "fer_lab, default preset", default
     if crop and cnn != "input_only":
-        last = (f"fer_lab, default preset, input_crop {crop}",
-                compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}"))
-        rows.append((f"{last[0]} (conv stack on {crop}-px crops)",
-                     fit_rate(model(last[1].augmentation, last[1]), warmup, steps, **arrays)))
+        last_label = f"fer_lab, default preset, input_crop {crop}"
+        last_cfg = compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}")
+        rows.append((f"{last_label} (conv stack on {crop}-px crops)",
+                     fit_rate(model(last_cfg.augmentation, last_cfg), warmup, steps, **arrays)))
     if precision != "float32" and cnn != "input_only":
-        rows.append((f"{last[0]}, {precision}",
-                     fit_rate(model(last[1].augmentation, last[1], precision), warmup, steps, **arrays)))
+        rows.append((f"{last_label}, {precision}",
+                     fit_rate(model(last_cfg.augmentation, last_cfg, precision), warmup, steps, **arrays)))
     return rows
 
 
@@ -181,7 +182,7 @@ def main() -> None:
                         help="model configs for the input pipelines, or input_only (the pipeline alone)")
     parser.add_argument("--input-crop", type=int, default=42,
                         help="side of the extra input_crop row per real CNN (0 for none)")
-    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="dtype policy of one more row per real CNN (float32: no extra row)")
     parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs ('' for none)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")

@@ -35,8 +35,7 @@ def validate_train_config(cfg: DictConfig) -> None:
     max_minutes = t.get("max_minutes")
     require(max_minutes is None or (isinstance(max_minutes, (int, float)) and max_minutes > 0),
             "trainer.max_minutes", max_minutes, "null or a number of minutes > 0")
-    require(t.precision in PRECISIONS, "trainer.precision", t.precision,
-            " | ".join(PRECISIONS))
+    require(t.precision in PRECISIONS, "trainer.precision", t.precision, " | ".join(PRECISIONS))
     require(t.verbose in ("auto", 0, 1, 2), "trainer.verbose", t.verbose, "auto, 0, 1 or 2")
     require(cfg.training.class_weight in CLASS_WEIGHTS, "training.class_weight",
             cfg.training.class_weight, " | ".join(CLASS_WEIGHTS))
