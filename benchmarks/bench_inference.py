@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from fer_lab.inference.faces import make_detector  # noqa: E402
 from fer_lab.inference.overlay import draw_faces  # noqa: E402
 from fer_lab.inference.recognizer import EmotionRecognizer  # noqa: E402
 from fer_lab.labels import EMOTIONS  # noqa: E402
+from fer_lab.tracking.hardware import cpu_description  # noqa: E402
 from fer_lab.tracking.model_io import ModelMetadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     frame, origin = test_frame()
     print(f"640x480 frame, one face: {origin}; {args.frames} frames after 5 warm-up frames; "
-          f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other jobs")
+          f"{cpu_description()}, shared with other jobs")
     print("| model | params | detector | faces/frame | detect ms | preprocess ms | classify ms "
           "| end-to-end ms | FPS |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")

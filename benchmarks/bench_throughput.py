@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import warnings
@@ -41,6 +40,7 @@ from fer_lab.config import PRECISIONS  # noqa: E402
 from fer_lab.data import load_dataset  # noqa: E402
 from fer_lab.labels import EMOTIONS  # noqa: E402
 from fer_lab.models import build_model  # noqa: E402
+from fer_lab.tracking.hardware import cpu_description  # noqa: E402
 from fer_lab.training.feature_cache import backbone_features, head_model  # noqa: E402
 from fer_lab.training.fit import compile_model  # noqa: E402
 from fer_lab.training.precision import dtype_policy  # noqa: E402
@@ -200,7 +200,7 @@ def main() -> None:
     heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
              for name in args.models.split(",") if name}
 
-    print(f"\n{origin}; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+    print(f"\n{origin}; {cpu_description()}, "
           f"shared with other jobs; Keras {keras.__version__}, backend {keras.backend.backend()}")
     if not folder.is_dir():
         print(f"note: no {folder}: flow_from_directory skipped")

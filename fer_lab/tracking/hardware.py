@@ -6,15 +6,36 @@ import os
 import platform
 from pathlib import Path
 
+# Widest first: /proc/cpuinfo flag, name in descriptions. bf16 matters for trainer.precision=mixed_bfloat16.
+_VECTOR_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX-512 with BF16"), ("avx512f", "AVX-512"),
+                 ("avx2", "AVX2"), ("asimd", "NEON"))
+
 
 def hardware_tags() -> dict[str, str]:
-    """`hardware` (GPUs, else usable CPU cores and model) and `keras_backend` tags for a run."""
+    """`hardware` (GPUs, else `cpu_description()`) and `keras_backend` tags for a run."""
     import keras
 
     backend = keras.backend.backend()
     gpus = _gpus(backend)
-    hardware = f"{len(gpus)}x {gpus[0]}" if gpus else f"{_usable_cores()} CPU cores ({_cpu_model()})"
+    hardware = f"{len(gpus)}x {gpus[0]}" if gpus else cpu_description()
     return {"hardware": hardware, "keras_backend": backend}
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """`2 CPU cores (AMD EPYC 9B14; AVX-512)`: usable cores, CPU model and its widest vector instructions.
+
+    The instruction set sets CPU training speed here (the same net trains 3x faster on 2 AVX-512 cores than on 2
+    AVX2 cores), so every CPU time and throughput names it. `cpuinfo` is /proc/cpuinfo's text (read when None).
+    """
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.exists() else ""
+    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)  # the last core's values
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())  # Features: ARM's name
+    widest = next((f"; {name}" for flag, name in _VECTOR_FLAGS if flag in flags), "")
+    return f"{_usable_cores()} CPU cores ({model}{widest})"
 
 
 def _gpus(backend: str) -> list[str]:
@@ -38,11 +59,3 @@ def _gpus(backend: str) -> list[str]:
 def _usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
