@@ -18,8 +18,8 @@ from fer_lab.paths import CONF_DIR
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 
 
-def run_jax(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env or {}), "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+def run_jax(args: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
