@@ -49,6 +49,45 @@ def test_augmented_model_compiles_with_jit_and_draws_new_augmentations_each_step
     assert result.stdout.startswith("ok")
 
 
+def test_loaded_augmented_models_run_jitted(tmp_path):
+    """Resumed training, evaluation and inference load saved models, which Keras compiles before fer_lab can act."""
+    script = textwrap.dedent(f"""
+        import keras, mlflow, numpy as np
+        from pathlib import Path
+        from hydra import compose, initialize_config_dir
+        from fer_lab.inference.recognizer import EmotionRecognizer
+        from fer_lab.models import build_model
+        from fer_lab.tracking.model_io import ModelMetadata, load_logged_model, log_keras_model
+        from fer_lab.training.checkpoint import CheckpointStore
+        from fer_lab.training.fit import compile_model
+        with initialize_config_dir(config_dir={str(CONF_DIR)!r}, version_base="1.3"):
+            cfg = compose("train", overrides=["model=cnn_tiny", "augmentation=default"])
+        model = build_model(cfg.model, cfg.augmentation)
+        compile_model(model, cfg, 1e-3)
+        x = np.random.default_rng(0).uniform(0, 255, (64, 48, 48, 1)).astype("float32")
+        model.fit(x, keras.utils.to_categorical(np.arange(64) % 7, 7), batch_size=64, epochs=1, verbose=0)
+        tmp = Path({str(tmp_path)!r})
+        (tmp / "checkpoint").mkdir()
+        store = CheckpointStore(tmp / "checkpoint")
+        store.save_last(model)
+        resumed = store.load_last()
+        assert resumed.compiled and resumed.jit_compile, "a resumed run must train jitted"
+        model.save(tmp / "model.keras")
+        assert EmotionRecognizer.from_file(tmp / "model.keras").model.jit_compile
+        mlflow.set_tracking_uri("sqlite:///" + str(tmp / "mlflow.db"))
+        with mlflow.start_run():
+            info = log_keras_model(model, ModelMetadata(("a",) * 7, 48, 0.0, "cnn_tiny"), x[:2])
+        loaded, _ = load_logged_model(info.model_uri)
+        assert loaded.jit_compile
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+        print("ok")
+    """)
+    result = run_jax(["-c", script])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok")
+    assert "support `jit_compile=True`" not in result.stderr
+
+
 def test_train_runs_end_to_end_on_jax(state_root):
     result = run_jax(["-m", "fer_lab.train", "data=synthetic", "data.samples_per_class=12", "model=cnn_tiny",
                       "augmentation=default", "trainer.epochs=1"])

@@ -79,10 +79,12 @@ class EmotionRecognizer:
         """A local .keras file; what MLflow metadata would say is given here (image_size: the model's)."""
         import keras
 
+        from fer_lab.models import load_with_jit
+
         if not Path(path).is_file():
             raise FerLabError(f"model file {path} not found; pass a .keras file or a models:/ URI")
         try:
-            model = keras.saving.load_model(path, compile=False)
+            model = load_with_jit(lambda: keras.saving.load_model(path, compile=False))
         except Exception as err:  # keras raises ValueError, OSError, zipfile errors...
             raise FerLabError(f"cannot load Keras model {path}: {err}") from None
         size = image_size or model.input_shape[1]

@@ -9,7 +9,7 @@ import keras
 from omegaconf import DictConfig
 
 from fer_lab.config import require
-from fer_lab.models.augmentation import augmentation_block, augmentation_settings
+from fer_lab.models.augmentation import allow_jit, augmentation_block, augmentation_settings, load_with_jit
 from fer_lab.models.backbones import (APPLICATIONS, backbone_classifier, caches_head_features, has_backbone,
                                      set_backbone_trainable)
 from fer_lab.models.custom_cnn import custom_cnn_features, custom_cnn_head
@@ -17,8 +17,8 @@ from fer_lab.models.custom_cnn import custom_cnn_features, custom_cnn_head
 MODELS = ("custom_cnn", *APPLICATIONS)
 CROP = "input_crop"  # name of the model.input_crop layer (TTA looks for it)
 
-__all__ = ["CROP", "MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
-           "set_backbone_trainable"]
+__all__ = ["CROP", "MODELS", "allow_jit", "augmentation_settings", "build_model", "caches_head_features",
+           "has_backbone", "load_with_jit", "set_backbone_trainable"]
 
 
 def input_crop(model_cfg: DictConfig, image_size: int) -> int | None:
@@ -64,4 +64,4 @@ def build_model(model_cfg: DictConfig, augmentation_cfg: DictConfig | None = Non
         outputs = backbone_classifier(x, model_cfg, arch, size, num_classes)
     model = keras.Model(inputs, outputs, name=str(name or arch))
     set_backbone_trainable(model, 0)
-    return model
+    return allow_jit(model)

@@ -5,10 +5,15 @@ Mixup is not a layer: the trainer mixes whole batches, reading `augmentation.mix
 
 from __future__ import annotations
 
+import warnings
+from typing import Callable
+
 import keras
 from omegaconf import DictConfig
 
 from fer_lab.config import require
+
+BLOCK = "augmentation"  # name of the block inside models
 
 # key: (upper bound (exclusive when the key is a fraction of the image), meaning) for the numeric keys
 _RANGES = {
@@ -43,8 +48,8 @@ def augmentation_settings(cfg: DictConfig | None) -> dict:
 def augmentation_block(cfg: DictConfig | None) -> keras.Sequential | None:
     """keras.Sequential named "augmentation" with the enabled layers, or None when all are off.
 
-    Keras random image layers pass inputs through unchanged outside training. On JAX the block lets Keras jit the
-    train step (tests/test_jax_backend.py).
+    Keras random image layers pass inputs through unchanged outside training. A model holding the block needs
+    allow_jit on JAX.
     """
     s = augmentation_settings(cfg)
     layers = []
@@ -62,10 +67,28 @@ def augmentation_block(cfg: DictConfig | None) -> keras.Sequential | None:
         p = s["random_erasing"]
         # factor (p, p): erase each image with probability exactly p; the patch is filled with noise.
         layers.append(keras.layers.RandomErasing(factor=(p, p), value_range=(0, 255), name="random_erasing"))
-    if keras.backend.backend() == "jax":
-        # Keras marks its geometric random layers as not XLA-compatible (TF's image op), which turns jit off for the
-        # whole train step of any model holding one. JAX traces them fine; un-jitted, custom_cnn trained 1.5x slower
-        # on 2 CPU cores.
-        for layer in layers:
-            layer.supports_jit = True
-    return keras.Sequential(layers, name="augmentation") if layers else None
+    return keras.Sequential(layers, name=BLOCK) if layers else None
+
+
+def allow_jit(model: keras.Model) -> keras.Model:
+    """On JAX, let Keras jit the steps of `model` (built or loaded) despite its augmentation block; returns `model`.
+
+    Keras marks its geometric random layers as not XLA-compatible (TF's image op), which turns jit off for every
+    step of a model holding one; a loaded model has settled on no jit before it can be marked. JAX traces them
+    fine; un-jitted, custom_cnn trained 1.5x slower on 2 CPU cores. Load saved models with load_with_jit.
+    """
+    block = next((layer for layer in model.layers if layer.name == BLOCK), None)
+    if keras.backend.backend() != "jax" or block is None:
+        return model
+    for layer in block.layers:
+        layer.supports_jit = True
+    model.jit_compile = True  # Keras falls back to False (with a warning) if another layer cannot be jitted
+    return model
+
+
+def load_with_jit(load: Callable[[], keras.Model]) -> keras.Model:
+    """allow_jit(load()), without the warning Keras gives while loading that the model cannot be jitted."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+        model = load()
+    return allow_jit(model)

@@ -59,11 +59,13 @@ def load_logged_model(model_uri: str):
     """
     import mlflow
 
+    from fer_lab.models import load_with_jit
+
     if model_uri.endswith(".keras"):
         raise FerLabError(f"{model_uri} is a bare .keras file: load it with keras.saving.load_model")
     try:
         info = mlflow.models.get_model_info(model_uri)
-        model = mlflow.keras.load_model(model_uri)
+        model = load_with_jit(lambda: mlflow.keras.load_model(model_uri))
     except Exception as err:  # mlflow raises several types for a missing model/alias
         raise FerLabError(_missing_model_message(model_uri, err)) from None
     meta = (info.metadata or {}).get(METADATA_KEY)

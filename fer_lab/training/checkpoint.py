@@ -14,6 +14,7 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from fer_lab.errors import FerLabError
+from fer_lab.models import load_with_jit
 
 # Keys that do not change what is trained, so changing them still resumes the same run.
 _KEY_EXCLUDES = {("trainer", "resume"), ("trainer", "verbose"), ("mlflow", "tracking_uri")}
@@ -67,7 +68,7 @@ class CheckpointStore:
         os.replace(tmp, self.last_path)
 
     def load_last(self) -> keras.Model:
-        return keras.saving.load_model(self.last_path)
+        return load_with_jit(lambda: keras.saving.load_model(self.last_path))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
