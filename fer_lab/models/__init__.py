@@ -17,8 +17,8 @@ from fer_lab.models.custom_cnn import custom_cnn_features, custom_cnn_head
 MODELS = ("custom_cnn", *APPLICATIONS)
 CROP = "input_crop"  # name of the model.input_crop layer (TTA looks for it)
 
-__all__ = ["CROP", "MODELS", "allow_jit", "augmentation_settings", "build_model", "caches_head_features",
-           "has_backbone", "load_with_jit", "set_backbone_trainable"]
+__all__ = ["CROP", "MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
+           "load_with_jit", "set_backbone_trainable"]
 
 
 def input_crop(model_cfg: DictConfig, image_size: int) -> int | None:

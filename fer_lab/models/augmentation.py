@@ -77,8 +77,10 @@ def allow_jit(model: keras.Model) -> keras.Model:
     step of a model holding one; a loaded model has settled on no jit before it can be marked. JAX traces them
     fine; un-jitted, custom_cnn trained 1.5x slower on 2 CPU cores. Load saved models with load_with_jit.
     """
+    if keras.backend.backend() != "jax":
+        return model
     block = next((layer for layer in model.layers if layer.name == BLOCK), None)
-    if keras.backend.backend() != "jax" or block is None:
+    if block is None:
         return model
     for layer in block.layers:
         layer.supports_jit = True
