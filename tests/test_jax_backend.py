@@ -49,7 +49,7 @@ def test_augmented_model_compiles_with_jit_and_draws_new_augmentations_each_step
     assert result.stdout.startswith("ok")
 
 
-def test_loaded_augmented_models_run_jitted(tmp_path):
+def test_loaded_augmented_models_run_jitted(tmp_path, state_root):
     """Resumed training, evaluation and inference load saved models, which Keras compiles before fer_lab can act."""
     script = textwrap.dedent(f"""
         import keras, mlflow, numpy as np
@@ -58,6 +58,8 @@ def test_loaded_augmented_models_run_jitted(tmp_path):
         from fer_lab.inference.recognizer import EmotionRecognizer
         from fer_lab.models import build_model
         from fer_lab.tracking.model_io import ModelMetadata, load_logged_model, log_keras_model
+        from fer_lab.tracking.runs import ensure_experiment
+        from fer_lab.tracking.uri import configure_tracking
         from fer_lab.training.checkpoint import CheckpointStore
         from fer_lab.training.fit import compile_model
         with initialize_config_dir(config_dir={str(CONF_DIR)!r}, version_base="1.3"):
@@ -74,8 +76,7 @@ def test_loaded_augmented_models_run_jitted(tmp_path):
         assert resumed.compiled and resumed.jit_compile, "a resumed run must train jitted"
         model.save(tmp / "model.keras")
         assert EmotionRecognizer.from_file(tmp / "model.keras").model.jit_compile
-        mlflow.set_tracking_uri("sqlite:///" + str(tmp / "mlflow.db"))
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=ensure_experiment("jit", configure_tracking())):
             info = log_keras_model(model, ModelMetadata(("a",) * 7, 48, 0.0, "cnn_tiny"), x[:2])
         loaded, _ = load_logged_model(info.model_uri)
         assert loaded.jit_compile
