@@ -1,5 +1,6 @@
 """`python -m fer_lab.evaluate model_uri=... split=test`: metrics, report and confusion matrix of a model, and
-(split=test, unseen_test=true) the metrics on the test rows with no exact copy in train or val."""
+(split=test, unseen_test=true) the metrics on the test rows with no exact copy in train or val. split=val must be
+the model's own validation rows, and split=test must not be (fer_lab.evaluation.held_out)."""
 
 import tempfile
 from pathlib import Path
@@ -19,9 +20,10 @@ def main(cfg: DictConfig) -> None:
 
     from fer_lab.data import load_dataset
     from fer_lab.evaluation import evaluate_split, unseen_test_report
+    from fer_lab.evaluation.held_out import require_honest_split
     from fer_lab.evaluation.plots import plot_confusion
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import load_logged_model
+    from fer_lab.tracking.model_io import load_logged_model, training_run
     from fer_lab.tracking.runs import ensure_experiment
 
     require(cfg.split in ("val", "test"), "split", cfg.split, "val or test")
@@ -37,6 +39,9 @@ def main(cfg: DictConfig) -> None:
         raise FerLabError(f"{cfg.model_uri} expects {meta.image_size}px images of classes {meta.class_names}; "
                           f"the data has {split.x.shape[1]}px and {data.class_names}. Set data.image_size="
                           f"{meta.image_size} or pick a matching model")
+    note = require_honest_split(split, cfg.model_uri, training_run(cfg.model_uri), cfg)
+    if note:
+        print(f"fer_lab: note: {note}")
     report = evaluate_split(model, split.x, split.y, data.class_names, split=cfg.split, origin=split.origin,
                             tta=cfg.tta, crop_fraction=cfg.crop_fraction)
     unseen = (unseen_test_report(report, split, (data.train, data.val), data.class_names)

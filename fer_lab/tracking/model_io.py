@@ -75,6 +75,18 @@ def load_logged_model(model_uri: str):
     return model, ModelMetadata.from_dict(meta)
 
 
+def training_run(model_uri: str):
+    """The MLflow run that logged the model at `model_uri`, or None when this tracking store does not hold it."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run_id = mlflow.models.get_model_info(model_uri).run_id
+        return mlflow.MlflowClient().get_run(run_id) if run_id else None
+    except MlflowException:
+        return None
+
+
 def _missing_model_message(model_uri: str, err: Exception) -> str:
     first_line = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
     hint = ("train and register one with `python -m fer_lab.train` (or `make demo`), "

@@ -1,0 +1,46 @@
+"""Guard the split a stand-alone evaluation names: a `val` score must come from the rows the model was
+validated on (other rows may be ones it trained on), and a `test` score must not (its checkpoint was chosen
+on them). The training run's `data.val_fingerprint` tag says which rows those were."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from fer_lab.config import flatten
+from fer_lab.data import Split
+from fer_lab.errors import FerLabError
+from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG
+
+
+def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictConfig) -> str | None:
+    """Raise FerLabError when scoring `split` (loaded with `cfg`) would report a score as something it is not.
+
+    `training_run` is the MLflow run that logged the model (None when this tracking store lacks it). Returns a
+    note when the split cannot be checked, else None.
+    """
+    validated_on = training_run.data.tags.get(VAL_FINGERPRINT_TAG) if training_run else None
+    if validated_on is None:
+        return (f"cannot check which rows {model_uri} was validated on (its training run is not in this tracking "
+                f"store or predates the {VAL_FINGERPRINT_TAG} tag): make sure the data settings are its own")
+    same = split.fingerprint() == validated_on
+    if split.name == "val" and not same:
+        raise FerLabError(f"{model_uri} was validated on other rows than this val split ({split.origin}), so some "
+                          "of them may be rows it trained on and the score would be inflated. Score its own "
+                          f"validation rows: {_fix(training_run, cfg)}")
+    if split.name == "test" and same:
+        raise FerLabError(f"this test split ({split.origin}) holds exactly the rows {model_uri} was validated "
+                          "on: its checkpoint was chosen on them, so the score is not a test score. Use split=val, "
+                          "or a test split the model never saw (e.g. data.val_from=train or "
+                          "data.test_split=PrivateTest)")
+    return None
+
+
+def _fix(training_run, cfg: DictConfig) -> str:
+    """The overrides that give `cfg` the split settings of the training run."""
+    ours = flatten(cfg)
+    differing = [f"{key}={value}" for key, value in sorted(training_run.data.params.items())
+                 if (key == "seed" or key.startswith("data.")) and ours.get(key) != value]
+    if not differing:
+        return ("its training run had the same seed and data.* settings, so the data itself differs: point "
+                "data.path at the dataset it was trained on")
+    return "pass its training run's settings " + " ".join(differing)
