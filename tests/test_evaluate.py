@@ -27,7 +27,8 @@ def _run(validated_on: Split | None, **params: str):
     return SimpleNamespace(data=SimpleNamespace(tags=tags, params=params))
 
 
-CFG = OmegaConf.create({"seed": 42, "split": "val", "data": {"val_fraction": 0.1, "path": "fer.csv"}})
+CFG = OmegaConf.create({"seed": 42, "split": "val",
+                        "data": {"source": "csv", "val_fraction": 0.1, "path": "fer.csv"}})
 
 
 def test_val_must_be_the_rows_the_model_was_validated_on():
@@ -37,6 +38,9 @@ def test_val_must_be_the_rows_the_model_was_validated_on():
     with pytest.raises(FerLabError, match=r"inflated\. Score its own validation rows: pass its training run's "
                                           r"settings seed=7$"):
         require_honest_split(other, "m", run, CFG)
+    other_source = _run(own, **{"data.source": "ferplus", "data.votes_path": "votes.csv", "data.path": "None"})
+    with pytest.raises(FerLabError, match=r"settings data.path=null data.source=ferplus \+data.votes_path=votes.csv$"):
+        require_honest_split(other, "m", other_source, CFG)
     same_settings = _run(own, seed="42", **{"data.val_fraction": "0.1", "data.path": "fer.csv"})
     with pytest.raises(FerLabError, match="point data.path at the dataset it was trained on"):
         require_honest_split(other, "m", same_settings, CFG)

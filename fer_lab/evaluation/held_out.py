@@ -36,9 +36,10 @@ def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictCo
 
 
 def _fix(training_run, cfg: DictConfig) -> str:
-    """The overrides that give `cfg` the split settings of the training run."""
+    """The overrides that give `cfg` the split settings of the training run (`+key` for keys `cfg` lacks)."""
     ours = flatten(cfg)
-    differing = [f"{key}={value}" for key, value in sorted(training_run.data.params.items())
+    differing = [f"{'' if key in ours else '+'}{key}={'null' if value == 'None' else value}"
+                 for key, value in sorted(training_run.data.params.items())
                  if (key == "seed" or key.startswith("data.")) and ours.get(key) != value]
     if not differing:
         return ("its training run had the same seed and data.* settings, so the data itself differs: point "
