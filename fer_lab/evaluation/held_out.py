@@ -30,8 +30,7 @@ def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictCo
     if split.name == "test" and same:
         raise FerLabError(f"this test split ({split.origin}) holds exactly the rows {model_uri} was validated "
                           "on: its checkpoint was chosen on them, so the score is not a test score. Use split=val, "
-                          "or a test split the model never saw (e.g. data.val_from=train or "
-                          "data.test_split=PrivateTest)")
+                          "or a test split the model never saw (data.test_split=PrivateTest)")
     return None
 
 
