@@ -15,6 +15,11 @@ PROMOTE_MODES = ("auto", "never", "always")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies (fer_lab.training.precision)
 
 
+def direction(metric: str) -> str:
+    """"min" for losses, "max" for every other metric (accuracy, macro-F1, ...)."""
+    return "min" if str(metric).endswith("loss") else "max"
+
+
 def require(ok: bool, key: str, value, expected: str) -> None:
     """Raise a FerLabError naming the config key, its bad value and what is allowed."""
     if not ok:

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import fer_lab.config  # noqa: F401  (registers the fer_lab_root resolver)
+import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
 from fer_lab.config import TTA_MODES, require
 from fer_lab.errors import FerLabError, report_user_errors
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import hydra
 from omegaconf import DictConfig
 
+import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
+
 from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
 from fer_lab.inference.faces import make_detector

@@ -4,7 +4,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-import fer_lab.config  # noqa: F401  (registers the fer_lab_root resolver)
+import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
 from fer_lab.tuning.sweep import run_entry
 
 

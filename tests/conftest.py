@@ -28,7 +28,7 @@ def compose_train():
     """compose_train(*overrides) -> the resolved `train` config, as `python -m fer_lab.train` would see it."""
     from hydra import compose, initialize_config_dir
 
-    import fer_lab.config  # noqa: F401
+    import fer_lab.extensions  # noqa: F401  (config schemas)
     from fer_lab.paths import CONF_DIR
 
     def compose_with(*overrides: str, config_name: str = "train"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fer_lab.config import direction
 from fer_lab.errors import FerLabError
 
 CHAMPION = "champion"
@@ -18,10 +19,6 @@ VAL_FINGERPRINT_TAG = "data.val_fingerprint"
 class Promotion:
     promoted: bool
     reason: str  # why the alias did not move ("" when it did)
-
-
-def higher_is_better(metric: str) -> bool:
-    return not metric.endswith("loss")
 
 
 def require_validation_metric(metric: str) -> None:
@@ -90,7 +87,7 @@ def best_version(client, name: str, metric: str) -> tuple[str, float]:
         groups = "; ".join(f"versions {', '.join(sorted(v, key=int))}" for v in data.values())
         raise FerLabError(f"the versions of {name!r} were validated on {len(data)} different data sets ({groups}), "
                           f"so their {metric} values do not compare; pick one with --version")
-    pick = max if higher_is_better(metric) else min
+    pick = max if direction(metric) == "max" else min
     value, version = pick(scored)
     return version, value
 
@@ -118,4 +115,4 @@ def _champion_version(client, name: str) -> str | None:
 
 
 def _better(new: float, old: float, metric: str) -> bool:
-    return new > old if higher_is_better(metric) else new < old
+    return new > old if direction(metric) == "max" else new < old

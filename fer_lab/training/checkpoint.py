@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from omegaconf import DictConfig, OmegaConf
 
+from fer_lab.config import direction
 from fer_lab.errors import FerLabError
 from fer_lab.models import load_with_jit
 
@@ -92,7 +93,7 @@ class Checkpointing(keras.callbacks.Callback):
         super().__init__()
         self.store, self.state, self.phase, self.phase_start = store, state, phase, phase_start
         self.monitor, self.patience = monitor, patience
-        self.sign = -1.0 if monitor.endswith("loss") else 1.0
+        self.sign = -1.0 if direction(monitor) == "min" else 1.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch_start = time.perf_counter()

@@ -7,6 +7,7 @@ import math
 import keras
 from omegaconf import DictConfig
 
+from fer_lab.config import direction
 from fer_lab.training.callbacks import TimeBudget
 
 
@@ -26,7 +27,7 @@ def schedule_callbacks(cfg: DictConfig, base_lr: float, epochs: int, monitor: st
     """Callbacks that drive the learning rate: plateau reduction, per-epoch cosine, cosine over the time
     `budget` (trainer.max_minutes), or none."""
     if cfg.name == "plateau":
-        return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=_mode(monitor), factor=cfg.factor,
+        return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=direction(monitor), factor=cfg.factor,
                                                   patience=cfg.patience, min_lr=cfg.min_lr, verbose=0)]
     if cfg.name == "cosine":
         return [keras.callbacks.LearningRateScheduler(
@@ -71,7 +72,3 @@ def budget_cosine_lr(used: float, base_lr: float, warmup: float, min_ratio: floa
 
 def _cosine(progress: float, base_lr: float, min_ratio: float) -> float:
     return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress)))))
-
-
-def _mode(monitor: str) -> str:
-    return "min" if monitor.endswith("loss") else "max"

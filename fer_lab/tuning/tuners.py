@@ -9,6 +9,7 @@ import keras
 import keras_tuner
 from omegaconf import DictConfig
 
+from fer_lab.config import direction
 from fer_lab.errors import FerLabError
 from fer_lab.tracking.runs import tracked_run
 from fer_lab.tuning.hypermodel import FerHyperModel
@@ -121,13 +122,12 @@ def make_tuner(tcfg: DictConfig, hypermodel: FerHyperModel, directory: str, proj
                parent_run_id: str, tracking_uri: str):
     """The configured tuner over `hypermodel`, with its state in <directory>/<project_name>."""
     name = tcfg.name
-    direction = "min" if str(tcfg.objective).endswith("loss") else "max"
     kwargs = {k: tcfg[k] for k in ALGORITHM_KEYS[name] if tcfg.get(k) is not None}
     if name != "hyperband":
         kwargs["max_trials"] = int(tcfg.max_trials)
     tuner = TUNERS[name](
         study=project_name, parent_run_id=parent_run_id, tracking_uri=tracking_uri,
-        hypermodel=hypermodel, objective=keras_tuner.Objective(str(tcfg.objective), direction),
+        hypermodel=hypermodel, objective=keras_tuner.Objective(str(tcfg.objective), direction(tcfg.objective)),
         directory=directory, project_name=project_name, overwrite=False, seed=int(tcfg.seed),
         executions_per_trial=int(tcfg.executions_per_trial),
         max_consecutive_failed_trials=int(tcfg.max_consecutive_failed_trials), **kwargs)
