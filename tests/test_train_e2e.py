@@ -122,18 +122,22 @@ def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
                           env=env, timeout=300)
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (("trainer.epochs=-1",), "trainer.epochs"),
-    (("trainer.max_minutes=-5",), "trainer.max_minutes"),
-    (("schedule=cosine_budget",), "trainer.max_minutes"),
-    (("evaluation.unseen_test=maybe",), "evaluation.unseen_test"),
-    (("trainer.precision=half",), "trainer.precision"),
-    (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv"),
-    (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable"),
+HYDRA_REFUSED, FER_LAB_REFUSED = 1, 2  # exit status: a value the schema rejects at compose time | a run-time check
+
+
+@pytest.mark.parametrize("overrides,message,status", [
+    (("trainer.epochs=-1",), "trainer.epochs", FER_LAB_REFUSED),
+    (("trainer.max_minutes=-5",), "trainer.max_minutes", FER_LAB_REFUSED),
+    (("schedule=cosine_budget",), "trainer.max_minutes", FER_LAB_REFUSED),
+    (("evaluation.unseen_test=maybe",), "evaluation.unseen_test", HYDRA_REFUSED),
+    (("trainer.precision=half",), "expected one of [float32, mixed_bfloat16, mixed_float16]", HYDRA_REFUSED),
+    (("trainer.epochs=many",), "trainer.epochs", HYDRA_REFUSED),
+    (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv", FER_LAB_REFUSED),
+    (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable", FER_LAB_REFUSED),
 ])
-def test_bad_input_gives_one_clear_message_and_no_run(tmp_path, overrides, message):
+def test_bad_input_gives_one_clear_message_and_no_run(tmp_path, overrides, message, status):
     result = _train_cli(tmp_path, *overrides)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == status, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     db = tmp_path / "mlflow.db"
