@@ -1,4 +1,4 @@
-"""The JAX backend (the lent GPU machines have JAX, not TensorFlow): augmented models train jitted, end to end.
+"""The JAX backend (machines with JAX and no TensorFlow train on it): augmented models train jitted, end to end.
 
 Each test runs a fresh interpreter with KERAS_BACKEND=jax, since a process holds one Keras backend.
 """
