@@ -94,7 +94,7 @@ def test_detector_choices_and_errors(tmp_path):
         make_detector("yunet")
     with pytest.raises(FerLabError, match="not found"):
         make_detector("yunet", yunet_model=str(tmp_path / "none.onnx"))
-    with pytest.raises(FerLabError, match=r"unknown detector.name='mtcnn': choose one of auto \| haar \| skip \| yunet"):
+    with pytest.raises(FerLabError, match=r"unknown detector.name='mtcnn': choose one of auto \| haar \| skip"):
         make_detector("mtcnn")
     with pytest.raises(FerLabError, match="detector.min_neighbors"):
         make_detector("haar", min_neighbors="many")
@@ -127,6 +127,16 @@ def test_a_new_detector_is_a_registered_factory_with_its_schema(compose_train, m
     assert set(cfg.detector) == set(DETECTORS.config({"name": "skip"})) and cfg.detector.name == "skip"
     with pytest.raises(Exception, match="min_neighbors"):
         compose_train("detector=haar", "detector.min_neighbors=many", config_name="live")
+
+
+def test_every_detector_has_a_yaml_that_composes_typed(compose_train):
+    from fer_lab.paths import CONF_DIR
+
+    names = sorted(p.stem for p in (CONF_DIR / "detector").glob("*.yaml"))
+    assert names == sorted(DETECTORS.names())
+    for name in names:
+        cfg = compose_train(f"detector={name}", config_name="live").detector
+        assert cfg.name == name and cfg.detect_width == 320
 
 
 def test_smoother_follows_faces_and_averages():

@@ -26,7 +26,7 @@ class DetectorConfig:
 
     name: str = MISSING
     yunet_model: Optional[str] = None  # path to face_detection_yunet_2023mar.onnx (github.com/opencv/opencv_zoo)
-    detect_width: int = 320            # detect on a frame downscaled to this width (boxes are scaled back); 0: full size
+    detect_width: int = 320            # detect on a copy downscaled to this width (boxes scaled back); 0: full size
     min_face: float = 0.08             # Haar: smallest face side, as a fraction of the frame's smaller side
     score_threshold: float = 0.8       # YuNet: minimum face score
     scale_factor: float = 1.1          # Haar: image pyramid step
