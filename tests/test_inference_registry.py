@@ -13,8 +13,9 @@ import pytest
 
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
+from fer_lab.tracking.registry import REGISTERED_MODEL_NAME
 
-NAME = "fer_lab"
+NAME = REGISTERED_MODEL_NAME  # the name every command defaults to
 
 
 def tiny_model(size: int = 48):
