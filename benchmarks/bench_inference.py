@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer_lab.inference.faces import make_detector  # noqa: E402
+from fer_lab.inference.detectors import make_detector  # noqa: E402
 from fer_lab.inference.overlay import draw_faces  # noqa: E402
 from fer_lab.inference.recognizer import EmotionRecognizer  # noqa: E402
 from fer_lab.labels import EMOTIONS  # noqa: E402

@@ -16,11 +16,12 @@ import fer_lab.extensions  # noqa: F401  (every extension point's config schema;
 
 from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
-from fer_lab.inference.faces import make_detector
+from fer_lab.inference.detectors import detector_from_config
 from fer_lab.inference.overlay import draw_faces
 from fer_lab.inference.recognizer import EmotionRecognizer
 from fer_lab.inference.smoothing import FaceSmoother
 from fer_lab.inference.video import FaceCsv, VideoSink, VideoSource, Window, gui_problem
+from fer_lab.tracking.model_io import registry_uri
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,9 @@ class LiveSummary:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
-def detector_from_config(cfg: DictConfig):
-    return make_detector(cfg.name, cfg.get("yunet_model"), int(cfg.detect_width), float(cfg.min_face),
-                         float(cfg.score_threshold), float(cfg.scale_factor), int(cfg.min_neighbors))
-
-
 def recognizer_from_config(cfg: DictConfig) -> EmotionRecognizer:
-    """The model at cfg.model_uri with the configured detector and TTA."""
-    return EmotionRecognizer.from_uri(str(cfg.model_uri), tracking_uri=cfg.mlflow.get("tracking_uri"),
+    """The model at cfg.model_uri (null: the registered champion) with the configured detector and TTA."""
+    return EmotionRecognizer.from_uri(str(cfg.model_uri or registry_uri()), tracking_uri=cfg.mlflow.get("tracking_uri"),
                                       detector=detector_from_config(cfg.detector), tta=bool(cfg.tta))
 
 

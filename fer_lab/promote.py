@@ -1,18 +1,20 @@
 """`python -m fer_lab.promote --metric val_macro_f1`: alias the best registered version `champion`.
 
 `--version N` aliases that version instead (e.g. when versions were validated on different data).
+Flags (argparse), not Hydra overrides: it acts on the model registry and composes no config.
 """
 
 import argparse
 
 from fer_lab.errors import report_user_errors
+from fer_lab.tracking.registry import REGISTERED_MODEL_NAME
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m fer_lab.promote", description=__doc__)
     parser.add_argument("--metric", default="val_accuracy", help="validation metric to rank versions by")
-    parser.add_argument("--name", default="fer_lab", help="registered model name")
+    parser.add_argument("--name", default=REGISTERED_MODEL_NAME, help="registered model name")
     parser.add_argument("--version", default=None, help="alias this version instead of ranking by --metric")
     parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite mlflow.db")
     args = parser.parse_args(argv)

@@ -3,6 +3,7 @@
 POST /invocations takes {"inputs": [N][S][S][1] raw face pixels 0..255} and answers {"predictions":
 [N][7] probabilities}; `python -m fer_lab.serve_request photo.jpg` finds, crops and sends the faces of
 a photo. The model is checked first, so a missing champion is one clear message.
+Flags (argparse), not Hydra overrides: it takes a model and a few options and composes no config.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from fer_lab.errors import report_user_errors
-from fer_lab.serve_request import DEFAULT_URL, load_metadata
+from fer_lab.inference.serving import DEFAULT_URL, ENDPOINT, load_metadata
 from fer_lab.tracking.model_io import registry_uri
 from fer_lab.tracking.uri import resolve_tracking_uri
 
@@ -24,7 +25,7 @@ DEFAULT_PORT = 5001
 @report_user_errors
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m fer_lab.serve", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=registry_uri("fer_lab"), help="models:/name@alias, models:/name/3, ...")
+    parser.add_argument("--model", default=registry_uri(), help="models:/name@alias, models:/name/3, ...")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--tracking-uri")
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     url = f"http://{args.host}:{args.port}"
     example = "" if url == DEFAULT_URL else f" --url {url}"
     print(f"fer_lab: serving {args.model} ({meta.model_name}: {meta.image_size}x{meta.image_size} grayscale "
-          f"faces, classes {', '.join(meta.class_names)}) on {url}/invocations\n"
+          f"faces, classes {', '.join(meta.class_names)}) on {url}{ENDPOINT}\n"
           f"fer_lab: try `python -m fer_lab.serve_request photo.jpg{example}`", flush=True)
     os.execvpe(sys.executable, [sys.executable, "-m", "mlflow", "models", "serve", "-m", args.model,
                                 "--env-manager", "local", "-h", args.host, "-p", str(args.port)], env)

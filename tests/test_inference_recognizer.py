@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from fer_lab.errors import FerLabError
-from fer_lab.inference.faces import Box, crop_faces, make_detector
+from fer_lab.inference.detectors import DETECTORS, detector_from_config, make_detector
+from fer_lab.inference.faces import Box, crop_faces
 from fer_lab.inference.smoothing import FaceSmoother
 from fer_lab.labels import EMOTIONS
 
@@ -93,9 +94,49 @@ def test_detector_choices_and_errors(tmp_path):
         make_detector("yunet")
     with pytest.raises(FerLabError, match="not found"):
         make_detector("yunet", yunet_model=str(tmp_path / "none.onnx"))
-    with pytest.raises(FerLabError, match="unknown face detector"):
+    with pytest.raises(FerLabError, match=r"unknown detector.name='mtcnn': choose one of auto \| haar \| skip"):
         make_detector("mtcnn")
+    with pytest.raises(FerLabError, match="detector.min_neighbors"):
+        make_detector("haar", min_neighbors="many")
     assert make_detector("haar")(None, np.full((480, 640), 128, np.uint8)) == []
+    assert make_detector("haar", min_face=0.2, detect_width=0).min_face == 0.2
+
+
+def test_a_new_detector_is_a_registered_factory_with_its_schema(compose_train, monkeypatch):
+    """What a new module of fer_lab.inference.detectors does; conf/detector/*.yaml compose typed."""
+    from dataclasses import dataclass
+
+    from fer_lab.inference.detectors import DetectorConfig
+
+    @dataclass
+    class CentreConfig(DetectorConfig):
+        fraction: float = 0.5
+
+    monkeypatch.setattr(DETECTORS, "_entries", dict(DETECTORS._entries))  # registered for this test only
+    @DETECTORS.register("centre_test", CentreConfig)
+    def centre(cfg):
+        def detect(frame, gray):
+            h, w = gray.shape[:2]
+            side = int(min(h, w) * cfg.fraction)
+            return [Box((w - side) // 2, (h - side) // 2, side, side)]
+        return detect
+
+    detector = detector_from_config({"name": "centre_test", "fraction": 0.25})
+    assert detector(None, np.zeros((100, 200), np.uint8)) == [Box(87, 37, 25, 25)]
+    cfg = compose_train("detector=skip", config_name="live")
+    assert set(cfg.detector) == set(DETECTORS.config({"name": "skip"})) and cfg.detector.name == "skip"
+    with pytest.raises(Exception, match="min_neighbors"):
+        compose_train("detector=haar", "detector.min_neighbors=many", config_name="live")
+
+
+def test_every_detector_has_a_yaml_that_composes_typed(compose_train):
+    from fer_lab.paths import CONF_DIR
+
+    names = sorted(p.stem for p in (CONF_DIR / "detector").glob("*.yaml"))
+    assert names == sorted(DETECTORS.names())
+    for name in names:
+        cfg = compose_train(f"detector={name}", config_name="live").detector
+        assert cfg.name == name and cfg.detect_width == 320
 
 
 def test_smoother_follows_faces_and_averages():

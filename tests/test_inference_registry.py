@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -11,8 +13,9 @@ import pytest
 
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
+from fer_lab.tracking.registry import REGISTERED_MODEL_NAME
 
-NAME = "fer_lab"
+NAME = REGISTERED_MODEL_NAME  # the name every command defaults to
 
 
 def tiny_model(size: int = 48):
@@ -128,7 +131,8 @@ def test_predict_cli_table_csv_and_total_failure(env, tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
 def test_export_round_trip_matches_keras(env, fmt, compose_train):
-    from fer_lab.export import predict_exported, run
+    from fer_lab.export import run
+    from fer_lab.inference.export import predict_exported
 
     cfg = compose_train(f"format={fmt}", config_name="export")
     output, diff = run(cfg)
@@ -162,7 +166,7 @@ def test_served_model_scores_the_request_payload(env):
     from mlflow.pyfunc.scoring_server import invocations
 
     from fer_lab import EmotionRecognizer
-    from fer_lab.serve_request import load_metadata, payload
+    from fer_lab.inference.serving import load_metadata, payload
 
     uri = f"models:/{NAME}@champion"
     model = mlflow.pyfunc.load_model(uri)
@@ -181,3 +185,54 @@ def test_serve_refuses_a_missing_alias_before_starting(env, capsys):
         main(["--model", f"models:/{NAME}@nope"])
     assert exit_info.value.code == 2
     assert "cannot read model models:/fer_lab@nope" in capsys.readouterr().err
+
+
+class FakeScoringServer(BaseHTTPRequestHandler):
+    """mlflow's scoring server as seen by a client: POST /invocations answers one probability row per face."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path != "/invocations":
+            self.send_error(404)
+            return
+        probs = np.eye(len(EMOTIONS))[[EMOTIONS.index("happy")] * len(body["inputs"])]
+        answer = json.dumps({"predictions": probs.tolist()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def scoring_server():
+    """The base URL of a FakeScoringServer on 127.0.0.1."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeScoringServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/invocations", "/invocations/"])
+def test_serve_request_takes_the_base_or_the_invocations_address(env, scoring_server, suffix, tmp_path, capsys):
+    from fer_lab.serve_request import main
+
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), faces(1)[0])
+    main([str(image), "--detector", "skip", "--url", scoring_server + suffix])
+    (face,) = json.loads(capsys.readouterr().out)["faces"]
+    assert face["label"] == "happy" and face["confidence"] == 1.0 and face["box"] == {"x": 0, "y": 0, "w": 48, "h": 48}
+
+
+def test_an_address_without_a_scoring_server_is_one_clear_message(scoring_server):
+    from fer_lab.inference.serving import post
+
+    with pytest.raises(FerLabError, match=r"^" + scoring_server + r"/score/invocations answered 404 Not Found: no "
+                                          r"model server scores requests there\. Start one with `make serve`"):
+        post(f"{scoring_server}/score", {"inputs": []})

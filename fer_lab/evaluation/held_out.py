@@ -1,15 +1,29 @@
-"""Guard the split a stand-alone evaluation names: a `val` score must come from the rows the model was
-validated on (other rows may be ones it trained on), and a `test` score must not (its checkpoint was chosen
-on them). The training run's `data.val_fingerprint` tag says which rows those were."""
+"""Guard the split a stand-alone evaluation names: it must fit the model's input and classes, a `val` score
+must come from the rows the model was validated on (other rows may be ones it trained on), and a `test` score
+must not (its checkpoint was chosen on them). The training run's `data.val_fingerprint` tag says which rows
+those were."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
 from fer_lab.config import flatten
-from fer_lab.data import Split
+from fer_lab.data import FerData, Split
 from fer_lab.errors import FerLabError
+from fer_lab.tracking.model_io import ModelMetadata
 from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG
+
+
+def split_to_score(data: FerData, name: str, model_uri: str, meta: ModelMetadata) -> Split:
+    """The split `name` of `data`, refused when it is missing or its image size or classes are not the model's."""
+    split = getattr(data, name)
+    if split is None or not len(split):
+        raise FerLabError(f"{data.source} has no {name} split; use split=val or a dataset with a test split")
+    if split.x.shape[1] != meta.image_size or tuple(data.class_names) != meta.class_names:
+        raise FerLabError(f"{model_uri} expects {meta.image_size}px images of classes {meta.class_names}; "
+                          f"the data has {split.x.shape[1]}px and {data.class_names}. Set data.image_size="
+                          f"{meta.image_size} or pick a matching model")
+    return split
 
 
 def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictConfig) -> str | None:

@@ -1,18 +1,13 @@
-"""Face detection (YuNet, Haar cascade, or none) and cropping faces the way training saw them."""
+"""Face boxes, the detector interface, and cropping faces the way training saw them (the detectors:
+fer_lab.inference.detectors)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
-
-from fer_lab.errors import FerLabError
-
-DETECTORS = ("auto", "yunet", "haar", "skip")
-HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
 
 @dataclass(frozen=True)
@@ -36,83 +31,6 @@ class Box:
 class FaceDetector(Protocol):
     def __call__(self, frame: np.ndarray, gray: np.ndarray) -> list[Box]:
         """Faces in a BGR `frame` (its grayscale version `gray` is passed too), largest first."""
-
-
-class SkipDetector:
-    """The whole image is the face: for inputs that are already face crops (like FER-2013)."""
-
-    name = "skip"
-
-    def __call__(self, frame: np.ndarray, gray: np.ndarray) -> list[Box]:
-        h, w = gray.shape[:2]
-        return [Box(0, 0, w, h)]
-
-
-class HaarDetector:
-    """OpenCV's frontal-face Haar cascade, run on a frame downscaled to `detect_width` for speed."""
-
-    name = "haar"
-
-    def __init__(self, detect_width: int = 320, min_face: float = 0.08, scale_factor: float = 1.1,
-                 min_neighbors: int = 5):
-        path = Path(cv2.data.haarcascades) / HAAR_CASCADE
-        self.cascade = cv2.CascadeClassifier(str(path))
-        if self.cascade.empty():
-            raise FerLabError(f"cannot load the Haar cascade {path}; reinstall opencv-python-headless<5")
-        self.detect_width, self.min_face = detect_width, min_face
-        self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
-
-    def __call__(self, frame: np.ndarray, gray: np.ndarray) -> list[Box]:
-        small, scale = _downscale(gray, self.detect_width)
-        side = max(1, int(self.min_face * min(small.shape[:2])))
-        found = self.cascade.detectMultiScale(cv2.equalizeHist(small), scaleFactor=self.scale_factor,
-                                              minNeighbors=self.min_neighbors, minSize=(side, side))
-        return _largest_first([_scaled(x, y, w, h, scale) for x, y, w, h in found])
-
-
-class YuNetDetector:
-    """OpenCV's YuNet CNN detector (cv2.FaceDetectorYN) from its ONNX file, on a downscaled frame."""
-
-    name = "yunet"
-
-    def __init__(self, model_path: str, detect_width: int = 320, score_threshold: float = 0.8,
-                 nms_threshold: float = 0.3):
-        if not Path(model_path).is_file():
-            raise FerLabError(f"YuNet model file {model_path} not found. Download "
-                              "face_detection_yunet_2023mar.onnx from github.com/opencv/opencv_zoo "
-                              "and pass its path (detector.yunet_model=...), or use detector=haar")
-        try:
-            self.net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold,
-                                                 nms_threshold, 50)
-        except cv2.error as err:
-            raise FerLabError(f"cannot load YuNet model {model_path}: {err.msg.strip()}. "
-                              "Use an ONNX file from opencv_zoo, or detector=haar") from None
-        self.detect_width = detect_width
-
-    def __call__(self, frame: np.ndarray, gray: np.ndarray) -> list[Box]:
-        small, scale = _downscale(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR),
-                                  self.detect_width)
-        self.net.setInputSize((small.shape[1], small.shape[0]))
-        _, found = self.net.detect(small)
-        if found is None:
-            return []
-        return _largest_first([_scaled(*row[:4], scale, score=float(row[-1])) for row in found])
-
-
-def make_detector(name: str = "auto", yunet_model: str | None = None, detect_width: int = 320,
-                  min_face: float = 0.08, score_threshold: float = 0.8, scale_factor: float = 1.1,
-                  min_neighbors: int = 5) -> FaceDetector:
-    """A detector by name. auto: YuNet when `yunet_model` is an existing file, else the Haar cascade."""
-    if name not in DETECTORS:
-        raise FerLabError(f"unknown face detector {name!r}: use one of {', '.join(DETECTORS)}")
-    if name == "skip":
-        return SkipDetector()
-    if name == "yunet" or (name == "auto" and yunet_model and Path(yunet_model).is_file()):
-        if not yunet_model:
-            raise FerLabError("detector yunet needs its ONNX file: pass detector.yunet_model=<path> "
-                              "(--yunet-model for predict), or use detector=haar")
-        return YuNetDetector(yunet_model, detect_width, score_threshold)
-    return HaarDetector(detect_width, min_face, scale_factor, min_neighbors)
 
 
 def crop_faces(gray: np.ndarray, boxes: list[Box], size: int, margin: float = 0.0) -> np.ndarray:
@@ -147,7 +65,8 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, code)
 
 
-def _downscale(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
+def downscale(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
+    """`image` resized to `width` pixels wide (never up), and the factor that maps its pixels back."""
     if not width or image.shape[1] <= width:
         return image, 1.0
     scale = image.shape[1] / width
@@ -155,10 +74,11 @@ def _downscale(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
     return small, scale
 
 
-def _scaled(x, y, w, h, scale: float, score: float = 1.0) -> Box:
+def scaled_box(x, y, w, h, scale: float, score: float = 1.0) -> Box:
+    """A Box of a downscaled frame, in the pixels of the full frame."""
     return Box(int(round(x * scale)), int(round(y * scale)), int(round(w * scale)), int(round(h * scale)),
                score)
 
 
-def _largest_first(boxes: list[Box]) -> list[Box]:
+def largest_first(boxes: list[Box]) -> list[Box]:
     return sorted(boxes, key=lambda b: b.w * b.h, reverse=True)

@@ -9,12 +9,12 @@ from typing import Sequence
 import numpy as np
 
 from fer_lab.errors import FerLabError
-from fer_lab.inference.faces import Box, FaceDetector, crop_faces, make_detector, to_gray
+from fer_lab.inference.detectors import make_detector
+from fer_lab.inference.faces import Box, FaceDetector, crop_faces, to_gray
 from fer_lab.labels import EMOTIONS
 from fer_lab.tracking.model_io import ModelMetadata, load_logged_model, registry_uri
+from fer_lab.tracking.registry import CHAMPION, REGISTERED_MODEL_NAME
 
-DEFAULT_NAME = "fer_lab"
-DEFAULT_ALIAS = "champion"
 BATCH = 256
 
 
@@ -57,9 +57,9 @@ class EmotionRecognizer:
         self.detector = detector if detector is not None else make_detector()
 
     @classmethod
-    def from_registry(cls, name: str = DEFAULT_NAME, alias: str = DEFAULT_ALIAS,
+    def from_registry(cls, name: str = REGISTERED_MODEL_NAME, alias: str = CHAMPION,
                       tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
-        """The registered model `name` with `alias` (models:/fer_lab@champion by default)."""
+        """The registered model `name` with `alias` (by default the champion of REGISTERED_MODEL_NAME)."""
         return cls.from_uri(registry_uri(name, alias), tracking_uri=tracking_uri, **kwargs)
 
     @classmethod

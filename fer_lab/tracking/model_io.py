@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_lab.errors import FerLabError
+from fer_lab.tracking.registry import CHAMPION, REGISTERED_MODEL_NAME
 
 METADATA_KEY = "fer_lab"
 
@@ -48,7 +49,8 @@ def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray,
     )
 
 
-def registry_uri(name: str, alias: str = "champion") -> str:
+def registry_uri(name: str = REGISTERED_MODEL_NAME, alias: str = CHAMPION) -> str:
+    """models:/<name>@<alias>: by default the champion of the registered model."""
     return f"models:/{name}@{alias}"
 
 

@@ -12,8 +12,9 @@ from omegaconf import DictConfig
 
 from fer_lab.config import validate_train_config
 from fer_lab.data import FerData, load_dataset
-from fer_lab.evaluation import SplitReport, UnseenTestReport, evaluate_split, unseen_test_report
-from fer_lab.evaluation.plots import plot_confusion, plot_curves, plot_samples
+from fer_lab.evaluation import SplitReport, UnseenTestReport
+from fer_lab.evaluation.plots import plot_curves, plot_samples
+from fer_lab.evaluation.tracked import evaluate_and_log
 from fer_lab.evaluation.tta import predict_with_tta
 from fer_lab.models import build_model
 from fer_lab.tracking import configure_tracking
@@ -65,25 +66,17 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
         with dtype_policy(precision):
             result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
         result = replace(result, model=float32_model(result.model, build))
-        reports, unseen = _evaluate(result, data, cfg)
-        _log_results(result, reports, unseen, data, cfg, run.info.run_id)
+        splits = [s for s in (data.val, data.test) if s is not None and len(s)]
+        evaluation = evaluate_and_log(result.model, data, splits, tta=cfg.evaluation.tta,
+                                      crop_fraction=cfg.evaluation.crop_fraction,
+                                      unseen_test=cfg.evaluation.unseen_test)
+        _log_results(result, data, cfg, run.info.run_id)
         version, promotion = _register(result, data, cfg)
     store.clear()
-    summary = TrainSummary(run.info.run_id, tracking_uri, reports, result, version, promotion, unseen)
+    summary = TrainSummary(run.info.run_id, tracking_uri, evaluation.reports, result, version, promotion,
+                           evaluation.unseen_test)
     _print_summary(summary, cfg)
     return summary
-
-
-def _evaluate(result: FitResult, data: FerData,
-              cfg: DictConfig) -> tuple[dict[str, SplitReport], UnseenTestReport | None]:
-    splits = [s for s in (data.val, data.test) if s is not None and len(s)]
-    reports = {s.name: evaluate_split(result.model, s.x, s.y, data.class_names, split=s.name, origin=s.origin,
-                                      tta=cfg.evaluation.tta, crop_fraction=cfg.evaluation.crop_fraction)
-               for s in splits}
-    unseen = None
-    if cfg.evaluation.unseen_test and "test" in reports:
-        unseen = unseen_test_report(reports["test"], data.test, (data.train, data.val), data.class_names)
-    return reports, unseen
 
 
 def _log_data(data: FerData) -> None:
@@ -96,21 +89,16 @@ def _log_data(data: FerData) -> None:
                      **{f"data.{s.name}_origin": s.origin for s in (data.train, data.val, data.test) if s is not None}})
 
 
-def _log_results(result: FitResult, reports: dict[str, SplitReport], unseen: UnseenTestReport | None,
-                 data: FerData, cfg: DictConfig, run_id: str) -> None:
+def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str) -> None:
+    """The fit's metrics, learning curves and a grid of sample validation predictions."""
     import mlflow
     from mlflow import MlflowClient
 
     state = result.state
-    metrics = {"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epochs_run),
-               "train_img_per_s": result.images_per_second,
-               "train_seconds": state.train_seconds,
-               "model_params": float(result.model.count_params())}
-    for report in reports.values():
-        metrics.update(report.metrics())
-    if unseen:
-        metrics.update(unseen.metrics())
-    mlflow.log_metrics(metrics)
+    mlflow.log_metrics({"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epochs_run),
+                        "train_img_per_s": result.images_per_second,
+                        "train_seconds": state.train_seconds,
+                        "model_params": float(result.model.count_params())})
     client = MlflowClient()
     history = {name.removeprefix("epoch/"): [m.value for m in sorted(client.get_metric_history(run_id, name),
                                                                      key=lambda m: m.step)]
@@ -119,10 +107,6 @@ def _log_results(result: FitResult, reports: dict[str, SplitReport], unseen: Uns
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         mlflow.log_artifact(str(plot_curves(history, folder / "curves.png")), "figures")
-        for report in reports.values():
-            mlflow.log_artifact(str(plot_confusion(report, data.class_names,
-                                                   folder / f"confusion_{report.split}.png")), "figures")
-            mlflow.log_text(f"{report.summary()}\n\n{report.text}", f"reports/classification_{report.split}.txt")
         n = min(int(cfg.evaluation.sample_grid), len(data.val))
         if n:
             pred = np.argmax(predict_with_tta(result.model, data.val.x[:n]), axis=1)
