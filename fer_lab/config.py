@@ -44,6 +44,7 @@ class Precision(enum.StrEnum):
     mixed_float16 = "mixed_float16"
 
 
+REGISTERED_MODEL_NAME = "fer_lab"  # the registry name every command defaults to (mlflow.registered_model_name)
 TTA_MODES = tuple(Tta)
 PRECISIONS = tuple(Precision)
 
@@ -81,7 +82,7 @@ class MlflowConfig:
     tracking_uri: Optional[str] = None
     experiment: str = "train"
     run_name: Optional[str] = None
-    registered_model_name: str = "fer_lab"
+    registered_model_name: str = REGISTERED_MODEL_NAME
     promote: Promote = Promote.auto
     promote_metric: str = "val_accuracy"
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fer_lab.config import direction
+from fer_lab.config import REGISTERED_MODEL_NAME, direction
 from fer_lab.errors import FerLabError
 
-REGISTERED_MODEL_NAME = "fer_lab"
-"""The registered model every command uses unless told another (train: mlflow.registered_model_name)."""
 CHAMPION = "champion"
 VAL_FINGERPRINT_TAG = "data.val_fingerprint"
 
