@@ -92,7 +92,7 @@ def download(target: Path) -> Path:
     print(f"fer_lab: downloading the Kaggle dataset {KAGGLE_DATASET} into {target} ...", flush=True)
     try:
         kaggle_api().dataset_download_files(KAGGLE_DATASET, path=str(partial), unzip=True, quiet=False)
-    except (Exception, SystemExit) as err:  # the client raises HTTP, OS and config errors of its own kinds
+    except (Exception, SystemExit) as err:  # the client raises (or exits on) errors of its own kinds
         shutil.rmtree(partial, ignore_errors=True)
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FerLabError(f"the Kaggle download of {KAGGLE_DATASET} failed ({reason}): check the credentials "
@@ -110,7 +110,11 @@ def _install(partial: Path, target: Path) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         raise FerLabError(f"the Kaggle download of {KAGGLE_DATASET} holds no train/ folder (found: {found}); "
                           f"get the data by hand; {GET_FER2013}")
-    entries, _ = folders.scan(root)
+    try:
+        entries, _ = folders.scan(root)
+    except FerLabError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     if target.is_dir():
         target.rmdir()  # empty (checked before the download)
     target.parent.mkdir(parents=True, exist_ok=True)
