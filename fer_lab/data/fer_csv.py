@@ -38,8 +38,9 @@ def read_cached(cfg: DictConfig) -> tuple[dict[str, np.ndarray], str, list[str]]
     """(arrays with per-row names, description, notes) of the CSV at data.path, cached unless data.cache=false."""
     path = resolve_path(cfg.path, "data.path")
     if path.is_dir():
-        raise FerLabError(f"data.source={cfg.source} but {path} is a folder; point data.path at the CSV file "
-                          "or use data.source=folder")
+        folder_source = " or use data.source=folder" if cfg.source == "csv" else ""
+        raise FerLabError(f"data.source={cfg.source} but {path} is a folder; point data.path at the CSV file"
+                          f"{folder_source}")
     size = int(cfg.image_size)
     arrays, note = cache.cached("csv", lambda: cache.file_digest(path), {"image_size": size},
                                 lambda: read_csv(path, size), bool(cfg.cache))
