@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-DATA ?= ../shared/data/fer2013.csv.gz
+DATA ?= data/fer2013
 PORT ?= 5000
 SERVE_PORT ?= 5001
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
@@ -12,7 +12,7 @@ WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference \
+.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference \
         bench-throughput clean
 
 help: ## list the targets
@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install fer_lab with its pinned dependencies
+
+data: install ## download FER-2013 (Kaggle msambare/fer2013) into DATA; without Kaggle credentials, print the steps
+	$(PY) -m fer_lab.data.download --dest $(DATA)
 
 test: install ## fast test suite (what CI runs)
 	$(PY) -m pytest -q

@@ -82,3 +82,9 @@ def test_bad_votes_header_and_mode(data_cfg, files, tmp_path):
         load(data_cfg, files)
     with pytest.raises(FerLabError, match="data.label_mode"):
         load(data_cfg, files, label_mode="vote")
+
+
+def test_missing_votes_file_says_where_to_get_it(data_cfg, files, tmp_path):
+    csv, _ = files
+    with pytest.raises(FerLabError, match="data.votes_path=.*github.com/microsoft/FERPlus"):
+        load(data_cfg, (csv, tmp_path / "missing.csv"))

@@ -103,3 +103,28 @@ def test_other_top_level_folders_are_noted(tmp_path, data_cfg):
     root = make_tree(tmp_path / "fer", {"train": 1, "val": 1})
     raw = load_images(data_cfg(path=str(root), image_size=SIZE))
     assert len(raw.x) == 7 and any("ignored folders val" in n for n in raw.notes)
+
+
+def test_kaggle_private_test_file_names_are_private_test(tmp_path, data_cfg):
+    root = make_tree(tmp_path / "fer", {"train": 2, "test": 1})
+    for i, name in enumerate(EMOTIONS):
+        (root / "test" / name / "0.png").rename(root / "test" / name / f"PrivateTest_{i}.png")
+    cv2.imwrite(str(root / "test" / "sad" / "PublicTest_9.png"), np.zeros((SIZE, SIZE), np.uint8))
+    data = load_dataset(data_cfg(path=str(root), image_size=SIZE, val_fraction=0.5), seed=0)
+    assert len(data.test) == 1 and data.test.origin == "PublicTest"
+    assert any("PrivateTest (7 images) unused" in n for n in data.notes)
+    private = load_dataset(data_cfg(path=str(root), image_size=SIZE, val_fraction=0.5, test_split="PrivateTest"),
+                           seed=0)
+    assert len(private.test) == 7 and "PublicTest and PrivateTest by file name" in private.source
+
+
+def test_every_image_format_opencv_reads_is_found(tmp_path, data_cfg):
+    from fer_lab.data.folders import IMAGE_SUFFIXES
+
+    root = make_tree(tmp_path / "fer", {"train": 1})
+    image = np.random.default_rng(1).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    for suffix in IMAGE_SUFFIXES:
+        pixels = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if suffix == ".ppm" else image  # PPM is colour only
+        assert cv2.imwrite(str(root / "train" / "happy" / f"x{suffix}"), pixels), suffix
+    raw = load_images(data_cfg(path=str(root), image_size=SIZE))
+    assert len(raw.x) == 7 + len(IMAGE_SUFFIXES)

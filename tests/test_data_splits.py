@@ -85,7 +85,9 @@ def test_image_ids_are_exact_and_shared_across_arrays():
     ({"val_from": "test"}, "data.val_from"),
     ({"on_bad_image": "ignore"}, "data.on_bad_image"),
     ({"image_size": 4}, "data.image_size"),
-    ({"cache": "yes"}, "data.cache"),
+    ({"cache": "maybe"}, "data.cache"),
+    ({"image_size": "big"}, "data.image_size"),
+    ({"colour": True}, "data.colour"),
     ({"val_from": "public_test"}, "would select models on the test split"),
 ])
 def test_config_validation(data_cfg, tmp_path, overrides, key):

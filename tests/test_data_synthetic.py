@@ -40,3 +40,9 @@ def test_synthetic_is_learnable_by_a_linear_model(data_cfg):
         clf = LogisticRegression(max_iter=100).fit(x[train], raw.labels[train])
     accuracy = clf.score(x[~train], raw.labels[~train])
     assert accuracy > 0.35, accuracy  # chance is 1/7 ~ 0.14
+
+
+def test_synthetic_test_split_has_its_own_name(data_cfg):
+    data = load_dataset(data_cfg("synthetic", samples_per_class=10), seed=0)
+    assert data.test.origin == "synthetic test"
+    assert not any("PublicTest" in text for text in (data.train.origin, data.val.origin, *data.notes))

@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from fer_lab.data.dataset import RawImages
+from fer_lab.data.sources import RawImages
 from fer_lab.data.fer_csv import USAGES
 from fer_lab.data.splits import image_ids, plan_splits
 
@@ -25,8 +25,11 @@ def audit_images(raw: RawImages, cfg: DictConfig, seed: int, blank_std: float = 
     names = raw.names if raw.names is not None else np.array([f"image #{i + 1}" for i in range(len(ids))])
     usages = [u for u in USAGES if (raw.usage == u).any()]
 
+    def shown(usage: str) -> str:
+        return raw.usage_names.get(usage, usage)
+
     def describe(i: int) -> str:
-        return f"{names[i]} ({raw.usage[i]}, {raw.class_names[labels[i]]})"
+        return f"{names[i]} ({shown(raw.usage[i])}, {raw.class_names[labels[i]]})"
 
     def duplicates(rows: np.ndarray, group_ids: np.ndarray) -> dict:
         """Label conflicts and examples (conflicting groups first) of the given duplicate groups."""
@@ -41,26 +44,26 @@ def audit_images(raw: RawImages, cfg: DictConfig, seed: int, blank_std: float = 
         rows = np.flatnonzero(raw.usage == u)
         uniq, counts = np.unique(ids[rows], return_counts=True)
         dup = counts > 1
-        within[u] = {"groups": int(dup.sum()), "images": int(counts[dup].sum()),
-                     "redundant": int(counts[dup].sum() - dup.sum()), **duplicates(rows, uniq[dup])}
+        within[shown(u)] = {"groups": int(dup.sum()), "images": int(counts[dup].sum()),
+                            "redundant": int(counts[dup].sum() - dup.sum()), **duplicates(rows, uniq[dup])}
     across = []
     for a, b in combinations(usages, 2):
         rows_a, rows_b = np.flatnonzero(raw.usage == a), np.flatnonzero(raw.usage == b)
         shared = np.intersect1d(ids[rows_a], ids[rows_b])
-        across.append({"splits": [a, b], "shared_images": int(shared.size),
+        across.append({"splits": [shown(a), shown(b)], "shared_images": int(shared.size),
                        "second_with_copy_in_first": int(np.isin(ids[rows_b], shared).sum()),
                        **duplicates(np.concatenate([rows_a, rows_b]), shared)})
     std, span = _pixel_stats(raw.x)
     blank = np.flatnonzero((std < blank_std) | (span < blank_range))
     drop_cfg = OmegaConf.merge(OmegaConf.to_container(cfg, resolve=True), {"drop_cross_split_duplicates": True})
-    plan = plan_splits(raw.x, labels, raw.usage, drop_cfg, seed)
+    plan = plan_splits(raw.x, labels, raw.usage, drop_cfg, seed, raw.usage_names)
     return {
         "source": raw.source,
         "images": int(len(raw.x)),
         "image_size": int(raw.x.shape[1]),
         "class_names": list(raw.class_names),
-        "class_counts": {u: dict(zip(raw.class_names, np.bincount(labels[raw.usage == u],
-                                                                   minlength=len(raw.class_names)).tolist()))
+        "class_counts": {shown(u): dict(zip(raw.class_names, np.bincount(labels[raw.usage == u],
+                                                                          minlength=len(raw.class_names)).tolist()))
                          for u in usages},
         "duplicates_within": within,
         "duplicates_across": across,

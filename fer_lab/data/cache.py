@@ -19,7 +19,7 @@ import numpy as np
 
 from fer_lab.paths import project_root
 
-FORMAT_VERSION = 1  # bump when the stored arrays change meaning
+FORMAT_VERSION = 2  # bump when the stored arrays change meaning
 _BLOCK = 8 << 20
 
 

@@ -1,4 +1,4 @@
-"""Reader for the FER-2013 challenge CSV: `emotion,pixels,Usage`, plain or gzip-compressed.
+"""data.source=csv: the FER-2013 challenge CSV `emotion,pixels,Usage`, plain or gzip-compressed.
 
 Pixels are parsed with vectorised byte arithmetic on chunks of rows (no per-value Python work); rows that
 fail the fast path are re-read one by one only to say exactly what is wrong with them.
@@ -14,7 +14,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from omegaconf import DictConfig
 
+from fer_lab.data import cache
+from fer_lab.data.sources import DATA_SOURCES, Fer2013Config, RawImages, raw_images, resolve_path
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
 
@@ -22,6 +25,27 @@ USAGES = ("Training", "PublicTest", "PrivateTest")
 SHOWN = 10  # offending rows listed per problem
 _CHUNK = 256  # rows per vectorised parse; small enough to stay in CPU cache
 _LABELS = ", ".join(f"{i} {name}" for i, name in enumerate(EMOTIONS))
+
+
+@DATA_SOURCES.register("csv", Fer2013Config)
+def load_csv(cfg: DictConfig, seed: int) -> RawImages:
+    """The challenge CSV at data.path."""
+    arrays, description, notes = read_cached(cfg)
+    return raw_images(arrays, EMOTIONS, description, notes)
+
+
+def read_cached(cfg: DictConfig) -> tuple[dict[str, np.ndarray], str, list[str]]:
+    """(arrays with per-row names, description, notes) of the CSV at data.path, cached unless data.cache=false."""
+    path = resolve_path(cfg.path, "data.path")
+    if path.is_dir():
+        folder_source = " or use data.source=folder" if cfg.source == "csv" else ""
+        raise FerLabError(f"data.source={cfg.source} but {path} is a folder; point data.path at the CSV file"
+                          f"{folder_source}")
+    size = int(cfg.image_size)
+    arrays, note = cache.cached("csv", lambda: cache.file_digest(path), {"image_size": size},
+                                lambda: read_csv(path, size), bool(cfg.cache))
+    arrays["names"] = np.char.add("data row ", (np.arange(len(arrays["labels"])) + 1).astype(str))
+    return arrays, f"FER-2013 challenge CSV {path}", [note] if note else []
 
 
 def row_list(rows: list[int]) -> str:

@@ -1,4 +1,4 @@
-"""FER+ crowd votes (fer2013new.csv), aligned row by row with the FER-2013 CSV, turned into labels.
+"""data.source=ferplus: FER+ crowd votes (fer2013new.csv), aligned row by row with the FER-2013 CSV, as labels.
 
 Vote columns are remapped to FER-2013 label order (anger 0 ... neutral 6, contempt 7). As in Microsoft's
 FERPlus code, single votes are treated as noise and zeroed first. Then
@@ -11,19 +11,54 @@ FERPlus code, single votes are treated as noise and zeroed first. Then
 from __future__ import annotations
 
 import csv
+import enum
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
+from omegaconf import DictConfig
 
+from fer_lab.data import fer_csv
+from fer_lab.data.download import GET_FERPLUS
 from fer_lab.data.fer_csv import SHOWN, row_list
+from fer_lab.data.sources import DATA_SOURCES, FilesConfig, RawImages, raw_images, resolve_path
 from fer_lab.errors import FerLabError
-from fer_lab.labels import EMOTIONS
+from fer_lab.labels import EMOTIONS, class_names
 
 COLUMNS = ("Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
            "contempt", "unknown", "NF")
 TO_FER = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4, "surprise": 5, "neutral": 6,
           "contempt": 7, "unknown": 8, "NF": 9}
-LABEL_MODES = ("majority", "soft")
+
+
+class LabelMode(enum.StrEnum):
+    """data.label_mode: how votes become labels (see the module docstring)."""
+
+    majority = "majority"
+    soft = "soft"
+
+
+@dataclass
+class FerPlusConfig(FilesConfig):
+    """The FER-2013 challenge CSV (path) with FER+ votes (votes_path) as labels."""
+
+    path: Optional[str] = "${fer_lab_root:}/data/fer2013.csv"
+    votes_path: Optional[str] = "${fer_lab_root:}/data/fer2013new.csv"
+    label_mode: LabelMode = LabelMode.majority
+    include_contempt: bool = False  # true: contempt is an 8th class; false: contempt-majority rows are dropped
+
+
+@DATA_SOURCES.register("ferplus", FerPlusConfig)
+def load_ferplus(cfg: DictConfig, seed: int) -> RawImages:
+    """The CSV's images, with the rows and labels the votes keep."""
+    arrays, description, notes = fer_csv.read_cached(cfg)
+    votes_path = resolve_path(cfg.votes_path, "data.votes_path", GET_FERPLUS)
+    keep, y, vote_notes = apply_votes(votes_path, arrays["usage"], arrays["labels"], str(cfg.label_mode),
+                                      bool(cfg.include_contempt))
+    arrays = {name: values if name == "notes" else values[keep] for name, values in arrays.items()}
+    return raw_images(arrays, class_names(bool(cfg.include_contempt)),
+                      f"FER+ {cfg.label_mode} votes {votes_path} on {description}", notes + vote_notes, y)
 
 
 def read_votes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
-"""Reader for the Kaggle folder layout ROOT/{train,test}/<emotion>/*.{jpg,jpeg,png,bmp}.
+"""data.source=folder: the Kaggle folder layout ROOT/{train,test}/<emotion>/<image files>.
 
-train/ becomes Training and test/ PublicTest. Images are decoded with OpenCV on a thread pool
+train/ becomes Training and test/ PublicTest, except test files named PrivateTest_* (the Kaggle copy keeps the
+challenge's Usage in its file names), which become PrivateTest. Images are decoded with OpenCV on a thread pool
 (decoding releases the GIL), converted to grayscale and resized to the configured size.
 """
 
@@ -12,16 +13,36 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from omegaconf import DictConfig
 
+from fer_lab.data import cache
+from fer_lab.data.sources import DATA_SOURCES, Fer2013Config, RawImages, raw_images, resolve_path
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
 
 SPLIT_DIRS = {"train": "Training", "test": "PublicTest"}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+PRIVATE_TEST_PREFIX = "PrivateTest_"  # test/ file names of the PrivateTest part in the Kaggle copy
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm")  # cv2.imread
 ALIASES = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
            "sadness": "sad", "surprised": "surprise"}
 SHOWN = 10
 _CHUNK = 512  # files per thread-pool task
+
+
+@DATA_SOURCES.register("folder", Fer2013Config)
+def load_folder(cfg: DictConfig, seed: int) -> RawImages:
+    """The folder tree at data.path."""
+    path = resolve_path(cfg.path, "data.path")
+    if not path.is_dir():
+        raise FerLabError(f"data.source=folder but {path} is not a folder; use data.source=csv or auto")
+    entries, notes = scan(path)
+    size, on_bad = int(cfg.image_size), str(cfg.on_bad_image)
+    arrays, note = cache.cached("folder", lambda: cache.listing_digest(listing(path, entries)),
+                                {"image_size": size, "on_bad_image": on_bad},
+                                lambda: read_folder(path, entries, size, on_bad), bool(cfg.cache))
+    test = "PublicTest and PrivateTest by file name" if (arrays["usage"] == "PrivateTest").any() else "PublicTest"
+    description = f"FER-2013 folder layout {path} (train -> Training, test -> {test})"
+    return raw_images(arrays, EMOTIONS, description, notes + ([note] if note else []))
 
 
 def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
@@ -34,7 +55,7 @@ def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
     entries: list[tuple[str, str, int]] = []
     unknown: list[str] = []
     empty: list[str] = []
-    for split, usage in SPLIT_DIRS.items():
+    for split in SPLIT_DIRS:
         if not (root / split).is_dir():
             continue
         for class_dir in sorted(p for p in (root / split).iterdir() if p.is_dir()):
@@ -46,7 +67,7 @@ def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
                            if f.is_file() and f.name.lower().endswith(IMAGE_SUFFIXES))
             if not files:
                 empty.append(f"{split}/{class_dir.name}")
-            entries += [(f"{split}/{class_dir.name}/{f}", usage, EMOTIONS.index(name)) for f in files]
+            entries += [(f"{split}/{class_dir.name}/{f}", _usage(split, f), EMOTIONS.index(name)) for f in files]
     if unknown:
         raise FerLabError(f"unknown class folders in {root}: {', '.join(unknown)}; expected the 7 FER-2013 "
                           f"names {', '.join(EMOTIONS)} (also accepted: {', '.join(ALIASES)}). "
@@ -57,6 +78,12 @@ def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
     ignored = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in SPLIT_DIRS)
     notes = [f"ignored folders {', '.join(ignored)} in {root}: only train/ and test/ are read"] if ignored else []
     return entries, notes
+
+
+def _usage(split: str, file_name: str) -> str:
+    if split == "test" and file_name.startswith(PRIVATE_TEST_PREFIX):
+        return "PrivateTest"
+    return SPLIT_DIRS[split]
 
 
 def listing(root: Path, entries: list[tuple[str, str, int]]) -> list[tuple[str, int, int]]:

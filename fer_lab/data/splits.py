@@ -8,15 +8,30 @@ pixels occur in test.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 from omegaconf import DictConfig
 
+from fer_lab.config import require
 from fer_lab.errors import FerLabError
 
-TEST_SPLITS = ("PublicTest", "PrivateTest", "none")
-VAL_FROM = ("train", "public_test")
+
+class TestSplit(enum.StrEnum):
+    """data.test_split: the Usage reported as the test split (null reads as none)."""
+
+    PublicTest = "PublicTest"
+    PrivateTest = "PrivateTest"
+    none = "none"
+
+
+class ValFrom(enum.StrEnum):
+    """data.val_from: where the validation split comes from."""
+
+    train = "train"
+    public_test = "public_test"
 
 
 @dataclass(frozen=True)
@@ -35,8 +50,26 @@ def configured_test_split(cfg: DictConfig) -> str:
     return "none" if value is None else str(value)
 
 
-def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictConfig, seed: int) -> SplitPlan:
-    """Assign rows to train/val/test as cfg (val_from, val_fraction, test_split, drop_cross_split_duplicates) says."""
+def check_split_config(cfg: DictConfig) -> None:
+    """Refuse a validation fraction outside (0, 1) and validation on the test split."""
+    fraction = cfg.val_fraction
+    require(0 < fraction < 1, "data.val_fraction", fraction, "a number strictly between 0 and 1")
+    if cfg.get("val_from", "train") == "public_test" and configured_test_split(cfg) == "PublicTest":
+        raise FerLabError("data.val_from=public_test with data.test_split=PublicTest would select models on "
+                          "the test split: set data.test_split=PrivateTest or none, or data.val_from=train")
+
+
+def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictConfig, seed: int,
+                usage_names: Mapping[str, str] | None = None) -> SplitPlan:
+    """Assign rows to train/val/test as cfg (val_from, val_fraction, test_split, drop_cross_split_duplicates) says.
+
+    usage_names: how the source names its Usage values in origins and notes (default: the Usage itself).
+    """
+    names = dict(usage_names or {})
+
+    def shown(usage_value: str) -> str:
+        return names.get(usage_value, usage_value)
+
     notes: list[str] = []
     test_name = configured_test_split(cfg)
     indices: dict[str, np.ndarray] = {}
@@ -44,12 +77,12 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
     if test_name != "none":
         rows = np.flatnonzero(usage == test_name)
         if rows.size:
-            indices["test"], origins["test"] = rows, test_name
+            indices["test"], origins["test"] = rows, shown(test_name)
         elif test_name == "PrivateTest":
             raise FerLabError("data.test_split=PrivateTest but the data holds no PrivateTest rows; "
                               "use data.test_split=PublicTest or none")
         else:
-            notes.append("no PublicTest images: there is no test split")
+            notes.append(f"no {shown('PublicTest')} images: there is no test split")
     training = np.flatnonzero(usage == "Training")
     if not training.size:
         raise FerLabError("the data holds no Training images; check data.path")
@@ -59,18 +92,18 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
             raise FerLabError("data.val_from=public_test but the data holds no PublicTest images; "
                               "use data.val_from=train")
         indices["train"], indices["val"] = training, val
-        origins["train"], origins["val"] = "Training", "PublicTest"
+        origins["train"], origins["val"] = shown("Training"), shown("PublicTest")
     else:
         fraction = float(cfg.val_fraction)
         val = stratified_sample(labels[training], fraction, seed)
         pct = f"{fraction * 100:g}%"
         indices["train"], indices["val"] = np.delete(training, val), training[val]
-        origins["train"] = f"Training minus stratified {pct} validation"
-        origins["val"] = f"stratified {pct} of Training"
+        origins["train"] = f"{shown('Training')} minus stratified {pct} validation"
+        origins["val"] = f"stratified {pct} of {shown('Training')}"
     used = np.concatenate(list(indices.values()))
     for name in ("PublicTest", "PrivateTest"):
         if n := int(np.count_nonzero(usage == name)) - int(np.count_nonzero(usage[used] == name)):
-            notes.append(f"{name} ({n} images) unused by this config")
+            notes.append(f"{shown(name)} ({n} images) unused by this config")
     dropped = {"train": 0, "val": 0}
     if cfg.get("drop_cross_split_duplicates", False):
         test_rows = indices.get("test", np.empty(0, np.int64))

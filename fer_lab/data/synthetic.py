@@ -1,4 +1,4 @@
-"""Synthetic expression faces for demos and tests: procedurally drawn with OpenCV, deterministic per seed.
+"""data.source=synthetic: expression faces for demos and tests, drawn with OpenCV, deterministic per seed.
 
 Each class has its own mouth, brow and eye shapes (FER-2013 label order):
 angry: V-shaped brows, narrowed eyes, short tight mouth | disgust: lowered uneven brows, squint, asymmetric
@@ -7,21 +7,54 @@ sad: inner-raised brows, frown | surprise: raised arched brows, wide eyes, round
 neutral: flat brows, straight mouth.
 Expression strength, face position, scale, rotation, brightness, contrast, blur and noise are jittered,
 so the classes are learnable but overlap. Not real data: never report results on it as FER results.
+Its held-out part is the "synthetic test" split (Usage PublicTest inside, so the usual split planning applies).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
+from omegaconf import DictConfig
 
+from fer_lab.config import require
+from fer_lab.data.sources import DATA_SOURCES, DataConfig, RawImages, raw_images
 from fer_lab.labels import EMOTIONS
 
 CANVAS = 96  # drawing resolution (pixels); images are rotated, scaled and resized from it
+TEST_NAME = "synthetic test"  # how the held-out part (Usage PublicTest) is shown
+
+
+@dataclass
+class SyntheticConfig(DataConfig):
+    """How many faces to draw, how to hold some out, how noisy."""
+
+    samples_per_class: int = 120  # images drawn per class (deterministic for the run seed)
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15   # stratified share of all images held out as the synthetic test split
+    noise: float = 0.05           # Gaussian pixel noise std as a fraction of 255
+    face_margin: float = 0.1
+
+
+@DATA_SOURCES.register("synthetic", SyntheticConfig)
+def load_synthetic(cfg: DictConfig, seed: int) -> RawImages:
+    """samples_per_class faces per class drawn for `seed`, a stratified test_fraction held out."""
+    n, test, noise = cfg.samples_per_class, cfg.test_fraction, cfg.noise
+    require(n >= 10, "data.samples_per_class", n, "an integer >= 10")
+    require(0 < test < 1, "data.test_fraction", test, "a number strictly between 0 and 1")
+    require(cfg.val_fraction + test < 1, "data.val_fraction", cfg.val_fraction,
+            f"a number below 1 - data.test_fraction ({test})")
+    require(0 <= noise <= 1, "data.noise", noise, "a number in [0, 1] (noise std as a fraction of 255)")
+    arrays = generate(int(n), int(cfg.image_size), float(test), float(noise), seed)
+    return raw_images(arrays, EMOTIONS, f"SYNTHETIC drawn faces (not real data; seed {seed}, {n} per class)", [],
+                      usage_names={"PublicTest": TEST_NAME})
 
 
 def generate(samples_per_class: int, image_size: int, test_fraction: float, noise: float,
              seed: int) -> dict[str, np.ndarray]:
-    """x (N,S,S,1) uint8, labels (N,), usage (N,): a stratified test_fraction of each class is PublicTest."""
+    """x (N,S,S,1) uint8, labels (N,), usage (N,): a stratified test_fraction of each class is held out
+    (Usage PublicTest, shown as the synthetic test split)."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(len(EMOTIONS)), samples_per_class)
     x = np.stack([_face(int(c), image_size, noise, rng) for c in labels])[..., None]
@@ -30,8 +63,8 @@ def generate(samples_per_class: int, image_size: int, test_fraction: float, nois
     for c in range(len(EMOTIONS)):
         rows = np.flatnonzero(labels == c)
         usage[rng.choice(rows, n_test, replace=False)] = "PublicTest"
-    note = (f"synthetic: {samples_per_class} drawn faces per class (seed {seed}); PublicTest is a stratified "
-            f"{test_fraction * 100:g}% of them")
+    note = (f"synthetic: {samples_per_class} drawn faces per class (seed {seed}); the {TEST_NAME} split is a "
+            f"stratified {test_fraction * 100:g}% of them")
     return {"x": x, "labels": labels, "usage": usage, "names": np.array([f"synthetic #{i + 1}" for i in
                                                                           range(len(labels))]),
             "notes": np.array([note])}

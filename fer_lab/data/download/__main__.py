@@ -1,0 +1,5 @@
+"""`python -m fer_lab.data.download [--dest FOLDER]` (`make data`)."""
+
+from fer_lab.data.download import main
+
+main()
