@@ -10,8 +10,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
-from fer_lab.data import load_images
+import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
+from fer_lab.data import load_images  # the data sources' config schemas, the only group audit composes
 from fer_lab.data.audit import audit_images, format_report
 from fer_lab.errors import FerLabError, report_user_errors
 

@@ -3,7 +3,7 @@ points are in Hydra's ConfigStore before a command composes its config. Every Hy
 
 import fer_lab.config  # noqa: F401  (the ${fer_lab_root:} resolver)
 from fer_lab import models  # noqa: F401  (model.arch; augmentation layers)
-from fer_lab.data import dataset  # noqa: F401  (data.source)
+from fer_lab.data import sources  # noqa: F401  (data.source)
 from fer_lab.inference import detectors  # noqa: F401  (detector.name)
 from fer_lab.training import optimizers  # noqa: F401  (optimizer.name, schedule.name)
 from fer_lab.tuning import tuners  # noqa: F401  (tuner.name)

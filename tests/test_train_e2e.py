@@ -68,7 +68,7 @@ def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compo
         assert key in run.data.metrics, key
     test_rows = summary.reports["test"].confusion.sum()
     assert run.data.metrics["test_unseen_rows"] + run.data.metrics["test_leaked_rows"] == test_rows
-    assert "fer_lab: test_unseen (PublicTest rows without an exact copy in train or val (" in capsys.readouterr().out
+    assert "fer_lab: test_unseen (synthetic test rows without an exact copy in train or val (" in capsys.readouterr().out
     assert run.data.params["model.name"] == "cnn_tiny"
     assert len(run.data.tags["data.val_fingerprint"]) == 16
     assert run.data.tags["git_dirty"] in ("true", "false", "unknown")
