@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from fer_lab.training.batches import MixupBatches
 from fer_lab.training.checkpoint import config_key
 from fer_lab.training.class_weights import class_weights
-from fer_lab.training.optimizers import budget_cosine_lr, cosine_lr
+from fer_lab.training.schedules import budget_cosine_lr, cosine_lr
 
 
 @pytest.mark.parametrize("mode", ["balanced", "effective_number"])
@@ -50,7 +50,7 @@ def test_budget_cosine_follows_the_time_already_spent_by_a_resumed_run():
     import keras
 
     from fer_lab.training.callbacks import TimeBudget
-    from fer_lab.training.optimizers import BudgetCosine
+    from fer_lab.training.schedules import BudgetCosine
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
