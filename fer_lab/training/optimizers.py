@@ -12,7 +12,6 @@ from typing import Callable, Optional
 import keras
 from omegaconf import MISSING, DictConfig
 
-from fer_lab.config import require
 from fer_lab.registry import Registry
 
 OPTIMIZERS: Registry[Callable[[DictConfig, float], keras.optimizers.Optimizer]] = Registry("optimizer", "name")
@@ -43,7 +42,6 @@ class SGDConfig(OptimizerConfig):
 def make_optimizer(cfg: DictConfig, learning_rate: float) -> keras.optimizers.Optimizer:
     """The optimizer `cfg` (an `optimizer` config) names, at `learning_rate`."""
     cfg = OPTIMIZERS.config(cfg)
-    require(learning_rate > 0, "optimizer.learning_rate", learning_rate, "a positive number")
     return OPTIMIZERS[cfg.name](cfg, learning_rate)
 
 

@@ -40,6 +40,14 @@ def schedule_callbacks(cfg: DictConfig, base_lr: float, epochs: int, monitor: st
     return SCHEDULES[cfg.name](cfg, SchedulePhase(base_lr, epochs, monitor, budget))
 
 
+def check_schedule(cfg: DictConfig) -> None:
+    """Build the schedule of train config `cfg` once, so that one it cannot drive (e.g. cosine_budget without
+    trainer.max_minutes) fails before training starts."""
+    max_minutes = cfg.trainer.get("max_minutes")
+    schedule_callbacks(cfg.schedule, float(cfg.optimizer.learning_rate), int(cfg.trainer.epochs),
+                       str(cfg.trainer.monitor), TimeBudget(float(max_minutes)) if max_minutes else None)
+
+
 @dataclass
 class ConstantConfig:
     name: str = MISSING
