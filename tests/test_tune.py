@@ -56,6 +56,18 @@ def test_values_go_to_their_config_keys_and_back_to_overrides(compose_tune):
     assert "model.blocks=[{filters:32,convs:2},{filters:64,convs:2},{filters:128,convs:2}]" in text
 
 
+def test_group_entries_swap_in_the_option_as_hydra_composes_it(compose_tune):
+    cfg = compose_tune()
+    with open_dict(cfg):
+        cfg.search_space = {"opt": {"key": "optimizer", "type": "group", "values": ["adam", "sgd_nesterov"]},
+                            "lr": {"key": "optimizer.learning_rate", "type": "float", "min": 1e-4, "max": 1e-2}}
+    params = parse_space(cfg)
+    out = apply(cfg, params, {"opt": "sgd_nesterov", "lr": 0.005})
+    assert (out.optimizer.name, out.optimizer.momentum, out.optimizer.learning_rate) == ("sgd", 0.9, 0.005)
+    assert overrides(params, {"opt": "sgd_nesterov", "lr": 0.005}) == ["optimizer=sgd_nesterov",
+                                                                        "optimizer.learning_rate=0.005"]
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"key": "model.nonexistent", "type": "float", "min": 0, "max": 1}, "model.nonexistent is not a key"),
     ({"key": "optimizer.learning_rate", "type": "floaty", "min": 0, "max": 1}, "type='floaty' is unknown"),
