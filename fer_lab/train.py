@@ -5,7 +5,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
-from fer_lab.tuning.sweep import run_entry
+from fer_lab.tracking.sweep import run_entry
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

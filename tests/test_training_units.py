@@ -1,4 +1,6 @@
-"""Class weights, LR schedules, mixup batches and the checkpoint key."""
+"""Class weights, optimizers, LR schedules, mixup batches and the checkpoint key."""
+
+import re
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from omegaconf import OmegaConf
 from fer_lab.training.batches import MixupBatches
 from fer_lab.training.checkpoint import config_key
 from fer_lab.training.class_weights import class_weights
-from fer_lab.training.optimizers import budget_cosine_lr, cosine_lr
+from fer_lab.training.schedules import budget_cosine_lr, cosine_lr
 
 
 @pytest.mark.parametrize("mode", ["balanced", "effective_number"])
@@ -50,7 +52,7 @@ def test_budget_cosine_follows_the_time_already_spent_by_a_resumed_run():
     import keras
 
     from fer_lab.training.callbacks import TimeBudget
-    from fer_lab.training.optimizers import BudgetCosine
+    from fer_lab.training.schedules import BudgetCosine
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
@@ -96,3 +98,48 @@ def test_time_budget_stops_before_an_epoch_would_overrun_it():
     assert generous.stopped_at is None
     spent = TimeBudget(minutes=1, spent_seconds=60)  # a resumed run whose budget earlier processes used up
     assert len(model.fit(x, y, epochs=3, verbose=0, callbacks=[spent]).history["loss"]) == 1
+
+
+@pytest.mark.parametrize("option, overrides, expected", [
+    ("adam", [], "Adam"),
+    ("adam", ["optimizer.weight_decay=1e-4"], "AdamW"),
+    ("sgd_nesterov", [], "SGD"),
+])
+def test_each_optimizer_config_builds_its_optimizer(compose_train, option, overrides, expected):
+    import keras
+
+    from fer_lab.training.optimizers import make_optimizer
+
+    cfg = compose_train(f"optimizer={option}", *overrides)
+    optimizer = make_optimizer(cfg.optimizer, 0.02)
+    assert type(optimizer).__name__ == expected
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.02)
+    if expected == "SGD":
+        assert optimizer.nesterov and optimizer.momentum == 0.9
+
+
+@pytest.mark.parametrize("option, callback", [
+    ("plateau", "ReduceLROnPlateau"), ("cosine", "LearningRateScheduler"), ("cosine_budget", "BudgetCosine"),
+    ("constant", None),
+])
+def test_each_schedule_config_builds_its_callbacks(compose_train, option, callback):
+    from fer_lab.training.callbacks import TimeBudget
+    from fer_lab.training.schedules import schedule_callbacks
+
+    cfg = compose_train(f"schedule={option}")
+    callbacks = schedule_callbacks(cfg.schedule, 0.01, 10, "val_loss", TimeBudget(5.0))
+    assert [type(c).__name__ for c in callbacks] == ([callback] if callback else [])
+
+
+def test_unknown_optimizer_and_schedule_names_and_a_missing_time_budget_are_clear_errors(compose_train):
+    from fer_lab.errors import FerLabError
+    from fer_lab.training.optimizers import make_optimizer
+    from fer_lab.training.schedules import check_schedule, schedule_callbacks
+
+    with pytest.raises(FerLabError, match=re.escape("unknown optimizer.name='rmsprop': choose one of adam | sgd")):
+        make_optimizer(OmegaConf.create({"name": "rmsprop"}), 0.01)
+    with pytest.raises(FerLabError, match="unknown schedule.name='step'"):
+        schedule_callbacks(OmegaConf.create({"name": "step"}), 0.01, 10, "val_loss")
+    with pytest.raises(FerLabError, match="schedule=cosine_budget needs a time budget: set trainer.max_minutes"):
+        check_schedule(compose_train("schedule=cosine_budget"))
+    check_schedule(compose_train("schedule=cosine_budget", "trainer.max_minutes=5"))

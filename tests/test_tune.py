@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,18 @@ def test_values_go_to_their_config_keys_and_back_to_overrides(compose_tune):
     text = overrides(params, values)
     assert text[0] == "augmentation=heavy"
     assert "model.blocks=[{filters:32,convs:2},{filters:64,convs:2},{filters:128,convs:2}]" in text
+
+
+def test_group_entries_swap_in_the_option_as_hydra_composes_it(compose_tune):
+    cfg = compose_tune()
+    with open_dict(cfg):
+        cfg.search_space = {"opt": {"key": "optimizer", "type": "group", "values": ["adam", "sgd_nesterov"]},
+                            "lr": {"key": "optimizer.learning_rate", "type": "float", "min": 1e-4, "max": 1e-2}}
+    params = parse_space(cfg)
+    out = apply(cfg, params, {"opt": "sgd_nesterov", "lr": 0.005})
+    assert (out.optimizer.name, out.optimizer.momentum, out.optimizer.learning_rate) == ("sgd", 0.9, 0.005)
+    assert overrides(params, {"opt": "sgd_nesterov", "lr": 0.005}) == ["optimizer=sgd_nesterov",
+                                                                        "optimizer.learning_rate=0.005"]
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -149,13 +162,41 @@ def test_study_without_trials_is_replaced_and_overwrite_starts_afresh(state_root
 @pytest.mark.parametrize("override, message", [
     ("tuner.objective=val_auc", "val_auc is never logged.*val_macro_f1"),
     ("tuner.objective=test_accuracy", "not a validation metric"),
-    ("tuner.name=grid", "tuner.name='grid' is unknown"),
+    ("tuner.name=grid", re.escape("unknown tuner.name='grid': choose one of random | bayesian | hyperband")),
+    ("tuner.max_trials=0", "tuner.max_trials=0 must be an integer >= 1"),
     ("search_space.class_weight.values=[none,bogus]", "class_weight='bogus' makes an invalid config"),
 ])
 def test_bad_study_settings_fail_before_any_state_is_written(state_root, compose_tune, override, message):
     with pytest.raises(FerLabError, match=message):
         study_run.run_study(compose_tune("tuner.study=bad", override), [], "cnn_tiny")
     assert not (state_root / "tuner").exists()
+
+
+@pytest.mark.parametrize("tuner, algorithm", [
+    ("random", {}),
+    ("bayesian", {"num_initial_points": None, "alpha": 1.0e-4, "beta": 2.6}),
+    ("hyperband", {"max_epochs": 2, "factor": 3, "hyperband_iterations": 1}),
+])
+def test_each_tuner_keeps_the_shared_settings_and_adds_its_own(compose_train, compose_tune, tuner, algorithm):
+    from fer_lab.tuning.tuners import SHARED_KEYS, check_tuner
+
+    tcfg = check_tuner(compose_tune(f"tuner={tuner}", "tuner.trial_epochs=2").tuner)
+    assert tcfg.name == tuner and tcfg.objective == "val_macro_f1" and tcfg.distributed.port == 8000
+    assert {k: v for k, v in tcfg.items() if k not in SHARED_KEYS} == algorithm
+    default = compose_train(f"tuner={tuner}", config_name="tune").tuner.max_trials
+    assert default == (None if tuner == "hyperband" else 20)  # hyperband: its own schedule decides
+
+
+@pytest.mark.parametrize("override, key", [
+    ("tuner.max_trials=null", "tuner.max_trials"),           # only hyperband has a schedule of its own
+    ("tuner.factor=2", "tuner.factor"),                      # a hyperband setting on random search
+    ("tuner.distributed.role=boss", "tuner.distributed.role"),
+])
+def test_tuner_settings_are_checked_when_the_config_is_composed(compose_tune, override, key):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match=key):
+        compose_tune(override)
 
 
 def test_empty_search_space_is_refused(compose_tune):

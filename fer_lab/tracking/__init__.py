@@ -1,4 +1,4 @@
-"""MLflow tracking: one absolute tracking URI, run logging, model registry."""
+"""MLflow tracking: one absolute tracking URI, run logging, parent runs of studies and sweeps, model registry."""
 
 from fer_lab.tracking.uri import configure_tracking, resolve_tracking_uri
 

@@ -15,7 +15,8 @@ from fer_lab.training.callbacks import EpochLine, Throughput, TimeBudget
 from fer_lab.training.checkpoint import Checkpointing, CheckpointStore, RunState
 from fer_lab.training.class_weights import class_weights
 from fer_lab.training.feature_cache import fit_head_on_features, head_model
-from fer_lab.training.optimizers import make_optimizer, schedule_callbacks
+from fer_lab.training.optimizers import make_optimizer
+from fer_lab.training.schedules import schedule_callbacks
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""Hyperparameter search (KerasTuner) and Hydra sweeps, tracked as nested MLflow runs."""
+"""Hyperparameter search with KerasTuner: each study a parent MLflow run, each trial a nested run."""

@@ -3,21 +3,42 @@
 KerasTuner reads KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT; `configure_role`
 sets them from tuner.distributed. The chief binds ip:port (0.0.0.0 to accept other machines); workers
 connect to it and give up with a clear error after connect_timeout_s instead of waiting (KerasTuner's
-own client waits up to an hour per call).
+own client waits up to an hour per call). `serve_oracle` runs KerasTuner's gRPC servicer (internals of
+keras_tuner.src, pinned by tests/test_tune_distributed.py) in a loop of its own, because KerasTuner's
+`start_server` keeps the chief up to 20 s after the last worker leaves and has no clear error for a port it
+cannot bind.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 import time
+from dataclasses import dataclass
+from typing import Optional
 
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from fer_lab.errors import FerLabError
 
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
-ROLES = ("chief", "worker")
+
+
+class Role(enum.StrEnum):
+    chief = "chief"
+    worker = "worker"
+
+
+@dataclass
+class DistributedConfig:
+    """Types of tuner.distributed; the values are in conf/tune.yaml."""
+
+    role: Optional[Role] = MISSING
+    ip: str = MISSING
+    port: int = MISSING
+    worker_id: Optional[str] = MISSING
+    connect_timeout_s: float = MISSING
 
 
 def configure_role(dcfg: DictConfig) -> str | None:
@@ -28,14 +49,12 @@ def configure_role(dcfg: DictConfig) -> str | None:
             raise FerLabError(f"{ENV_IP} is set but tuner.distributed.role is not: pass "
                               "tuner.distributed.role=chief (or worker), or unset the KERASTUNER_* variables")
         return None
-    if role not in ROLES:
-        raise FerLabError(f"tuner.distributed.role={role!r} is unknown: use chief or worker (or null)")
     tuner_id = "chief" if role == "chief" else str(dcfg.get("worker_id") or
                                                       f"worker-{socket.gethostname()}-{os.getpid()}")
     if role == "worker" and "chief" in tuner_id:
         raise FerLabError(f"tuner.distributed.worker_id={tuner_id!r} must not contain 'chief'")
     os.environ.update({ENV_ID: tuner_id, ENV_IP: str(dcfg.ip), ENV_PORT: str(dcfg.port)})
-    return role
+    return str(role)
 
 
 def wait_for_chief(ip: str, port: int, timeout_s: float) -> None:

@@ -16,7 +16,7 @@ from fer_lab.config import validate_train_config
 from fer_lab.errors import FerLabError
 from fer_lab.tracking import configure_tracking
 from fer_lab.tuning import distributed
-from fer_lab.tuning.parent import ROLE_TAG, child_runs, parent_run
+from fer_lab.tracking.parent_runs import ROLE_TAG, child_runs, parent_run
 from fer_lab.tuning.search_space import HyperParam, apply, declare, overrides, parse_space
 from fer_lab.tuning.study import Study, StudyRecord, study_name
 from fer_lab.tuning.summary import trial_table, write_summary
@@ -42,8 +42,7 @@ def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str 
     """Run (or resume) the study `cfg` describes; a worker returns None once the chief has no trial left."""
     from fer_lab.tuning.tuners import check_tuner
 
-    tcfg = cfg.tuner
-    check_tuner(tcfg)
+    tcfg = check_tuner(cfg.tuner)
     role = distributed.configure_role(tcfg.distributed)
     params = parse_space(cfg)
     base = train_config(cfg, epochs=tcfg.trial_epochs)
@@ -52,7 +51,7 @@ def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str 
     study = Study(cfg.paths.root, study_name(cfg, model_choice))
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     if role == "worker":
-        _work(cfg, base, params, study, tracking_uri)
+        _work(cfg, tcfg, base, params, study, tracking_uri)
         return None
     data = None if role == "chief" else _load_data(cfg)  # before any state: a bad data config leaves none
     study.lock()
@@ -62,7 +61,7 @@ def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str 
                     {ROLE_TAG: "study", STUDY_TAG: study.name}, cfg, record.parent_run_id, parent_run_id) as parent:
         record.parent_run_id, record.tracking_uri = parent, tracking_uri
         study.save(record)
-        tuner = _tuner(cfg, base, params, data, study, parent, tracking_uri)
+        tuner = _tuner(tcfg, base, params, data, study, parent, tracking_uri)
         _print_start(study, tuner, params, role)
         _search(tuner, role, tcfg)
         best = _summarise(tuner, params, str(tcfg.objective), parent)
@@ -125,14 +124,14 @@ def _load_data(cfg: DictConfig):
     return dataclasses.replace(data, train=train)
 
 
-def _tuner(cfg, base, params, data, study: Study, parent: str, tracking_uri: str):
+def _tuner(tcfg: DictConfig, base, params, data, study: Study, parent: str, tracking_uri: str):
     from fer_lab.tuning.hypermodel import FerHyperModel
     from fer_lab.tuning.tuners import make_tuner
 
     tuner_id = os.environ.get(distributed.ENV_ID, "tuner0")
     hypermodel = FerHyperModel(base, params, data, study.path / f"fit_{tuner_id}")
     try:
-        return make_tuner(cfg.tuner, hypermodel, str(study.path.parent), study.name, parent, tracking_uri)
+        return make_tuner(tcfg, hypermodel, str(study.path.parent), study.name, parent, tracking_uri)
     except (RuntimeError, ValueError, KeyError, json.JSONDecodeError) as err:
         raise FerLabError(f"cannot reload the tuner state in {study.path} ({type(err).__name__}: {err}); "
                           "start afresh with tuner.overwrite=true or choose another tuner.study") from None
@@ -155,12 +154,12 @@ def _search(tuner, role: str | None, tcfg: DictConfig) -> None:
                           "with tuner.overwrite=true") from None
 
 
-def _work(cfg, base, params, study: Study, tracking_uri: str) -> None:
+def _work(cfg, tcfg: DictConfig, base, params, study: Study, tracking_uri: str) -> None:
     """A worker: wait for the chief, find the study's parent run, run trials until the chief says stop."""
-    dcfg = cfg.tuner.distributed
+    dcfg = tcfg.distributed
     distributed.wait_for_chief(str(dcfg.ip), int(dcfg.port), float(dcfg.connect_timeout_s))
     parent = _find_parent(str(cfg.mlflow.experiment), study.name, tracking_uri)
-    tuner = _tuner(cfg, base, params, _load_data(cfg), study, parent, tracking_uri)
+    tuner = _tuner(tcfg, base, params, _load_data(cfg), study, parent, tracking_uri)
     _check_same_space(tuner, params)
     print(f"fer_lab: worker {tuner.tuner_id} joined study {study.name} at {dcfg.ip}:{dcfg.port}", flush=True)
     tuner.search()

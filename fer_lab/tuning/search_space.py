@@ -180,14 +180,16 @@ def _parse_choice(name: str, spec: dict, where: str) -> HyperParam:
 
 
 def _load_group_option(group: str, option: str) -> DictConfig:
-    path = CONF_DIR / group / f"{option}.yaml"
-    if not path.is_file():
+    """conf/<group>/<option>.yaml as Hydra composes it (its defaults list, schema and all)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if not (CONF_DIR / group / f"{option}.yaml").is_file():
         raise FerLabError(f"search_space: no config {group}/{option}.yaml in {CONF_DIR}")
-    node = OmegaConf.load(path)
-    if "defaults" in node:
-        raise FerLabError(f"{group}/{option}.yaml has a defaults list, which search_space type group cannot "
-                          f"compose; tune its keys ({group}.<key>) instead")
-    return node
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra command
+        return compose("train", overrides=[f"{group}={option}"])[group]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=[f"{group}={option}"])[group]
 
 
 def _hydra_literal(value) -> str:

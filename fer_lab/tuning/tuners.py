@@ -1,17 +1,26 @@
-"""KerasTuner tuners (random, bayesian, hyperband) whose trials are nested MLflow runs."""
+"""Tuners, one registry entry each: the `tuner` config group (conf/tuner/<name>.yaml).
+
+An entry is a KerasTuner tuner class with TrackedTrials mixed in (each trial a nested MLflow run), registered
+with a schema that extends TunerConfig by the algorithm's own settings; make_tuner passes those settings to the
+class as keyword arguments.
+"""
 
 from __future__ import annotations
 
 import gc
 import time
+from dataclasses import dataclass, field, fields
+from typing import Optional
 
 import keras
 import keras_tuner
-from omegaconf import DictConfig
+from omegaconf import II, MISSING, DictConfig, OmegaConf
 
 from fer_lab.config import direction
 from fer_lab.errors import FerLabError
+from fer_lab.registry import Registry
 from fer_lab.tracking.runs import tracked_run
+from fer_lab.tuning.distributed import DistributedConfig
 from fer_lab.tuning.hypermodel import FerHyperModel
 from fer_lab.tuning.search_space import overrides
 
@@ -81,59 +90,98 @@ class TrackedTrials:
             print(f"fer_lab: trial {trial.trial_id} {trial.status}: {last}", flush=True)
 
 
+TUNERS = Registry("tuner", "name")
+
+
+@dataclass
+class TunerConfig:
+    """Settings every tuner shares. Their values (and what each means) are in conf/tune.yaml's `tuner:` block,
+    so they are MISSING here: the schema gives their types, and a tuner's YAML leaves them as they are."""
+
+    name: str = MISSING
+    objective: str = MISSING
+    max_trials: int = MISSING     # an algorithm without a budget in trials of its own may make it Optional
+    trial_epochs: int = MISSING
+    trial_train_fraction: Optional[float] = MISSING
+    study: Optional[str] = MISSING
+    overwrite: bool = MISSING
+    seed: int = MISSING
+    executions_per_trial: int = MISSING
+    max_consecutive_failed_trials: int = MISSING
+    retrain: bool = MISSING
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+
+
+SHARED_KEYS = frozenset(f.name for f in fields(TunerConfig))
+
+
+@dataclass
+class RandomConfig(TunerConfig):
+    """Random search has the shared settings only."""
+
+
+@TUNERS.register("random", RandomConfig)
 class TrackedRandomSearch(TrackedTrials, keras_tuner.RandomSearch):
     pass
 
 
+@dataclass
+class BayesianConfig(TunerConfig):
+    num_initial_points: Optional[int] = None
+    alpha: float = 1.0e-4
+    beta: float = 2.6
+
+
+@TUNERS.register("bayesian", BayesianConfig)
 class TrackedBayesianOptimization(TrackedTrials, keras_tuner.BayesianOptimization):
     pass
 
 
+@dataclass
+class HyperbandConfig(TunerConfig):
+    max_trials: Optional[int] = None
+    max_epochs: int = II(".trial_epochs")
+    factor: int = 3
+    hyperband_iterations: int = 1
+
+
+@TUNERS.register("hyperband", HyperbandConfig)
 class TrackedHyperband(TrackedTrials, keras_tuner.Hyperband):
-    pass
+    """Hyperband's own schedule decides the trials; max_trials, when set, caps them."""
+
+    def __init__(self, *, max_trials: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if max_trials:
+            self.oracle.max_trials = max_trials
 
 
-TUNERS = {"random": TrackedRandomSearch, "bayesian": TrackedBayesianOptimization, "hyperband": TrackedHyperband}
-# Algorithm settings read from the tuner config group, per algorithm (null keeps KerasTuner's default).
-ALGORITHM_KEYS = {
-    "random": (),
-    "bayesian": ("num_initial_points", "alpha", "beta"),
-    "hyperband": ("max_epochs", "factor", "hyperband_iterations"),
-}
-
-
-def check_tuner(tcfg: DictConfig) -> None:
-    """Refuse an unknown algorithm, a non-positive budget or a non-validation objective before any state exists."""
-    if tcfg.get("name") not in TUNERS:
-        raise FerLabError(f"tuner.name={tcfg.get('name')!r} is unknown: use tuner=random, tuner=bayesian or "
-                          "tuner=hyperband")
-    budget = tcfg.get("max_trials")
-    if not (isinstance(budget, int) and budget >= 1) and (budget is not None or tcfg.name != "hyperband"):
-        raise FerLabError(f"tuner.max_trials={budget!r} must be an integer >= 1 (null only for tuner=hyperband)")
+def check_tuner(tcfg: DictConfig) -> DictConfig:
+    """The tuner config, resolved and checked against its algorithm's schema before any state exists."""
+    tcfg = TUNERS.config(OmegaConf.to_container(tcfg, resolve=True))
+    if tcfg.max_trials is not None and tcfg.max_trials < 1:
+        raise FerLabError(f"tuner.max_trials={tcfg.max_trials} must be an integer >= 1")
     if not str(tcfg.objective).startswith("val_"):
         raise FerLabError(f"tuner.objective={tcfg.objective} is not a validation metric: trials are scored on the "
                           "validation split only (val_macro_f1, val_accuracy, val_loss), never on test data")
-    fraction = tcfg.get("trial_train_fraction")
+    fraction = tcfg.trial_train_fraction
     if fraction is not None and not 0 < fraction <= 1:
         raise FerLabError(f"tuner.trial_train_fraction={fraction} must lie in (0, 1] (or null for all images)")
+    return tcfg
 
 
 def make_tuner(tcfg: DictConfig, hypermodel: FerHyperModel, directory: str, project_name: str,
                parent_run_id: str, tracking_uri: str):
-    """The configured tuner over `hypermodel`, with its state in <directory>/<project_name>."""
-    name = tcfg.name
-    kwargs = {k: tcfg[k] for k in ALGORITHM_KEYS[name] if tcfg.get(k) is not None}
-    if name != "hyperband":
-        kwargs["max_trials"] = int(tcfg.max_trials)
-    tuner = TUNERS[name](
+    """The tuner `tcfg` (checked by check_tuner) names, over `hypermodel`, with its state in
+    <directory>/<project_name>. The algorithm gets its own settings (its schema's fields beyond TunerConfig's;
+    null keeps KerasTuner's default) and max_trials."""
+    algorithm = {k: v for k, v in tcfg.items() if k not in SHARED_KEYS and v is not None}
+    return TUNERS[tcfg.name](
         study=project_name, parent_run_id=parent_run_id, tracking_uri=tracking_uri,
         hypermodel=hypermodel, objective=keras_tuner.Objective(str(tcfg.objective), direction(tcfg.objective)),
         directory=directory, project_name=project_name, overwrite=False, seed=int(tcfg.seed),
         executions_per_trial=int(tcfg.executions_per_trial),
-        max_consecutive_failed_trials=int(tcfg.max_consecutive_failed_trials), **kwargs)
-    if name == "hyperband" and tcfg.get("max_trials"):
-        tuner.oracle.max_trials = int(tcfg.max_trials)  # Hyperband has no budget in trials of its own
-    return tuner
+        max_consecutive_failed_trials=int(tcfg.max_consecutive_failed_trials), max_trials=tcfg.max_trials,
+        **algorithm)
 
 
 def _mean_metrics(results) -> dict[str, float]:

@@ -52,7 +52,7 @@ class SweepParentRun(Callback):
             return
         import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
         from fer_lab.tracking import configure_tracking
-        from fer_lab.tuning.parent import ROLE_TAG, open_parent
+        from fer_lab.tracking.parent_runs import ROLE_TAG, open_parent
 
         uri = configure_tracking(config.mlflow.tracking_uri)
         sweep = " ".join(config.hydra.overrides.task)
@@ -70,7 +70,7 @@ class SweepParentRun(Callback):
             return
         from mlflow import MlflowClient
 
-        from fer_lab.tuning.parent import child_runs
+        from fer_lab.tracking.parent_runs import child_runs
 
         self.jobs += 1
         job = " ".join(job_return.overrides or [])
@@ -99,7 +99,7 @@ class SweepParentRun(Callback):
         self._finish()
 
     def _failed_run(self, client, job: str):
-        from fer_lab.tuning.parent import PARENT_TAG
+        from fer_lab.tracking.parent_runs import PARENT_TAG
 
         experiment_id = client.get_run(self.parent_id).info.experiment_id
         run = client.create_run(experiment_id, run_name=f"failed: {job}"[:250], tags={PARENT_TAG: self.parent_id})
@@ -112,7 +112,7 @@ class SweepParentRun(Callback):
             return
         from mlflow import MlflowClient
 
-        from fer_lab.tuning.parent import close_parent
+        from fer_lab.tracking.parent_runs import close_parent
 
         status = "FAILED" if self.failures else ("FINISHED" if self.ended else "KILLED")
         client = MlflowClient()
