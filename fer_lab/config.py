@@ -1,4 +1,4 @@
-"""Hydra/OmegaConf glue: the project-root resolver, the train config's section schemas and range checks, and
+"""Hydra/OmegaConf glue: the project-root resolver, the train config's section schemas, the `require` check and
 flattening for logging."""
 
 from __future__ import annotations
@@ -103,29 +103,6 @@ def require(ok: bool, key: str, value, expected: str) -> None:
     if not ok:
         raise FerLabError(f"invalid config value {key}={value!r}: expected {expected}. "
                           f"Fix it on the command line, e.g. `{key}=...`.")
-
-
-def validate_train_config(cfg: DictConfig) -> None:
-    """Check the ranges of the trainer, training and evaluation values (the schemas above check the types)."""
-    t = cfg.trainer
-    require(t.epochs >= 1, "trainer.epochs", t.epochs, "an integer >= 1")
-    require(t.batch_size >= 1, "trainer.batch_size", t.batch_size, "an integer >= 1")
-    require(t.early_stopping_patience >= 0, "trainer.early_stopping_patience", t.early_stopping_patience,
-            "an integer >= 0")
-    require(str(t.monitor).startswith("val_"), "trainer.monitor", t.monitor,
-            "a validation metric (val_accuracy, val_macro_f1 or val_loss): selection never uses test data")
-    max_minutes = t.get("max_minutes")
-    require(max_minutes is None or max_minutes > 0, "trainer.max_minutes", max_minutes,
-            "null or a number of minutes > 0")
-    require(t.verbose in ("auto", 0, 1, 2), "trainer.verbose", t.verbose, "auto, 0, 1 or 2")
-    require(0.0 <= cfg.training.label_smoothing < 1.0, "training.label_smoothing",
-            cfg.training.label_smoothing, "a number in [0, 1)")
-    require(0.5 <= cfg.evaluation.crop_fraction < 1.0, "evaluation.crop_fraction",
-            cfg.evaluation.crop_fraction, "a number in [0.5, 1)")
-    require(cfg.schedule.name != "cosine_budget" or max_minutes is not None, "trainer.max_minutes", max_minutes,
-            "a number of minutes with schedule=cosine_budget (the schedule spans the time budget)")
-    require(cfg.optimizer.learning_rate > 0, "optimizer.learning_rate", cfg.optimizer.learning_rate,
-            "a positive number")
 
 
 def flatten(cfg: DictConfig, exclude: tuple[str, ...] = ("hydra", "paths")) -> dict[str, str]:

@@ -11,10 +11,10 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from fer_lab.config import validate_train_config
 from fer_lab.paths import CONF_DIR
 from fer_lab.training import run as train_run
 from fer_lab.training.callbacks import MlflowEpochMetrics
+from fer_lab.training.checks import validate_train_config
 
 TINY = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=light",
         "trainer.batch_size=16", "evaluation.sample_grid=4", "task_name=e2e", "mlflow.registered_model_name=e2e")

@@ -9,8 +9,8 @@ from itertools import combinations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from fer_lab.data.sources import RawImages
 from fer_lab.data.fer_csv import USAGES
+from fer_lab.data.sources import RawImages
 from fer_lab.data.splits import image_ids, plan_splits
 
 _STATS_CHUNK = 4096

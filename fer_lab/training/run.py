@@ -10,7 +10,6 @@ import keras
 import numpy as np
 from omegaconf import DictConfig
 
-from fer_lab.config import validate_train_config
 from fer_lab.data import FerData, load_dataset
 from fer_lab.evaluation import SplitReport, UnseenTestReport
 from fer_lab.evaluation.plots import plot_curves, plot_samples
@@ -23,6 +22,7 @@ from fer_lab.tracking.registry import CHAMPION, VAL_FINGERPRINT_TAG, Promotion, 
 from fer_lab.tracking.runs import tracked_run
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
+from fer_lab.training.checks import validate_train_config
 from fer_lab.training.fit import FitResult, fit_resumable
 from fer_lab.training.precision import dtype_policy, float32_model
 from fer_lab.training.seeding import seed_everything

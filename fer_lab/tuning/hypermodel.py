@@ -17,11 +17,11 @@ import keras_tuner
 import numpy as np
 from omegaconf import DictConfig
 
-from fer_lab.config import validate_train_config
 from fer_lab.data import FerData
 from fer_lab.models import build_model
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
+from fer_lab.training.checks import validate_train_config
 from fer_lab.training.fit import compile_model, fit_resumable
 from fer_lab.training.precision import dtype_policy
 from fer_lab.training.seeding import seed_everything

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from fer_lab.config import validate_train_config
 from fer_lab.errors import FerLabError
 from fer_lab.tracking import configure_tracking
-from fer_lab.tuning import distributed
 from fer_lab.tracking.parent_runs import ROLE_TAG, child_runs, parent_run
+from fer_lab.training.checks import validate_train_config
+from fer_lab.tuning import distributed
 from fer_lab.tuning.search_space import HyperParam, apply, declare, overrides, parse_space
 from fer_lab.tuning.study import Study, StudyRecord, study_name
 from fer_lab.tuning.summary import trial_table, write_summary

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from fer_lab.errors import FerLabError
 from fer_lab.paths import CONF_DIR
+from fer_lab.registry import config_error
 
 TYPES = ("float", "int", "choice", "bool", "group")
 FIELDS = {"key", "type", "min", "max", "step", "sampling", "values", "default"}
@@ -93,7 +95,10 @@ def apply(cfg: DictConfig, params: list[HyperParam], values: dict[str, Any]) -> 
         for p in (p for p in chosen if p.type == "group"):
             out[p.key] = _load_group_option(p.key, values[p.name])
         for p in (p for p in chosen if p.type != "group"):
-            OmegaConf.update(out, p.key, p.config_value(values[p.name]), merge=False)
+            try:
+                OmegaConf.update(out, p.key, p.config_value(values[p.name]), merge=False)
+            except OmegaConfBaseException as err:  # a value the key's schema rejects
+                raise config_error(err) from None
     return out
 
 
