@@ -32,7 +32,7 @@ data: install ## download FER-2013 (Kaggle msambare/fer2013) into DATA; without 
 test: install ## fast test suite (what CI runs)
 	$(PY) -m pytest -q
 
-test-slow: install ## slow tests: real data in ../shared/data, longer training
+test-slow: install ## slow tests: real data (../shared/data beside the checkout), longer training
 	$(PY) -m pytest -q -m slow
 
 demo: install ## a few minutes on CPU: train a small CNN on synthetic faces, log and register it
@@ -68,7 +68,7 @@ bench-inference: install ## per-stage ms and end-to-end FPS of live inference on
 	$(PY) benchmarks/bench_inference.py
 
 bench-throughput: install ## training img/s: fer_lab's augmentation vs ImageDataGenerator, cached head features
-	$(PY) benchmarks/bench_throughput.py --data ../shared/data
+	$(PY) benchmarks/bench_throughput.py --data $(dir $(DATA))
 
 clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db, mlartifacts and tuner studies)
 	rm -rf checkpoints logs .cache .pytest_cache

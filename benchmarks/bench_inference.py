@@ -4,7 +4,8 @@
 
 Models are the project's own configs built with untrained weights (speed does not depend on them;
 vgg16 uses model.weights=null, so nothing is downloaded). The face is a real FER-2013 test image
-upscaled into a plain background when ../shared/data exists (so the Haar cascade fires), else a drawing.
+upscaled into a plain background (so the Haar cascade fires) when data/fer2013 exists (`make data`), else a
+drawing.
 End to end = detect + preprocess + classify + overlay drawing for one frame (no video decoding).
 """
 
@@ -28,7 +29,7 @@ from fer_lab.tracking.hardware import cpu_description  # noqa: E402
 from fer_lab.tracking.model_io import ModelMetadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_FACES = ROOT.parent / "shared" / "data" / "fer2013" / "test"
+REAL_FACES = ROOT / "data" / "fer2013" / "test"
 OVERRIDES = {"custom_cnn": ["model=custom_cnn"], "cnn_tiny": ["model=cnn_tiny"],
              "vgg16": ["model=vgg16", "model.weights=null"]}
 
@@ -46,7 +47,7 @@ def test_frame() -> tuple[np.ndarray, str]:
     for dx in (-35, 35):
         cv2.circle(frame, (320 + dx, 215), 10, (40, 40, 40), -1)
     cv2.ellipse(frame, (320, 285), (35, 12), 0, 0, 180, (60, 60, 140), 3)
-    return frame, "a drawing (no ../shared/data; Haar may find no face)"
+    return frame, "a drawing (no data/fer2013; Haar may find no face)"
 
 
 def build(name: str):

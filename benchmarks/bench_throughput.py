@@ -1,14 +1,14 @@
 """Training throughput: fer_lab's input pipeline against ImageDataGenerator, and cached head features.
 
-    .venv/bin/python benchmarks/bench_throughput.py [--data ../shared/data]
+    .venv/bin/python benchmarks/bench_throughput.py [--data data]
         [--cnns input_only,cnn_3block,custom_cnn] [--input-crop 42] [--precision mixed_bfloat16]
         [--models vgg16,resnet50v2] [--steps 100] [--images 1024] [--quick]
 
 1. Augmented training input, batches of 64, for each CNN of --cnns (default: the input pipeline alone, then the
-   seeds' own cnn_3block and fer_lab's custom_cnn). `input_only` is a one-conv, four-filter probe whose compute
+   classic cnn_3block and fer_lab's custom_cnn). `input_only` is a one-conv, four-filter probe whose compute
    is negligible, so its img/s is the pipeline's own speed (augmentation, batching, feeding).
-   The seed projects' pipeline: Keras' legacy ImageDataGenerator (rescale 1/255, scipy affine transform per
-   image, Keras' default fit(workers=1): in the training loop) reading the JPEG folders (flow_from_directory) or
+   The usual pipeline of public FER projects: Keras' legacy ImageDataGenerator (rescale 1/255, scipy affine
+   transform per image, Keras' default fit(workers=1): in the training loop) reading the JPEG folders (flow_from_directory) or
    numpy arrays (flow), feeding the CNN built without augmentation layers. Against fer_lab's: the same model with
    its augmentation layers inside, fit on numpy arrays. Same strengths (conf/augmentation/default.yaml without
    contrast, which ImageDataGenerator lacks; a last row keeps it). img/s over --steps batches after --warmup
@@ -64,7 +64,7 @@ def compose(*overrides: str):
 
 
 def image_data_generator(aug):
-    """The seeds' generator with the strengths of `aug` (an augmentation config)."""
+    """Keras' ImageDataGenerator with the strengths of `aug` (an augmentation config)."""
     for module in ("scipy", "PIL"):
         try:
             __import__(module)
@@ -172,7 +172,7 @@ def head_epochs(name: str, x, y, input_size: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+    parser.add_argument("--data", type=Path, default=ROOT / "data",
                         help="folder with fer2013.csv.gz and/or fer2013/train/<emotion>/*.jpg")
     parser.add_argument("--steps", type=int, help=f"timed batches per pipeline (default {FULL['steps']})")
     parser.add_argument("--warmup", type=int, help=f"untimed first batches, >= 1 (default {FULL['warmup']})")
@@ -210,12 +210,12 @@ def main() -> None:
         print("|---|---:|")
         for label, rate in rows:
             print(f"| {label} | {rate:.0f} |")
-        seeds = [(label, rate) for label, rate in rows if label.startswith("ImageDataGenerator")]
-        print("\n| speed-up of | " + " | ".join(f"over {label}" for label, _ in seeds) + " |")
-        print("|---|" + "---:|" * len(seeds))
+        baselines = [(label, rate) for label, rate in rows if label.startswith("ImageDataGenerator")]
+        print("\n| speed-up of | " + " | ".join(f"over {label}" for label, _ in baselines) + " |")
+        print("|---|" + "---:|" * len(baselines))
         for label, rate in rows:
             if label.startswith("fer_lab"):
-                print(f"| {label} | " + " | ".join(f"{rate / seed:.2f}x" for _, seed in seeds) + " |")
+                print(f"| {label} | " + " | ".join(f"{rate / base:.2f}x" for _, base in baselines) + " |")
 
     if not heads:
         return
