@@ -7,12 +7,12 @@
 1. Augmented training input, batches of 64, for each CNN of --cnns (default: the input pipeline alone, then the
    classic cnn_3block and fer_lab's custom_cnn). `input_only` is a one-conv, four-filter probe whose compute
    is negligible, so its img/s is the pipeline's own speed (augmentation, batching, feeding).
-   The usual pipeline of public FER projects: Keras' legacy ImageDataGenerator (rescale 1/255, scipy affine
-   transform per image, Keras' default fit(workers=1): in the training loop) reading the JPEG folders
-   (flow_from_directory) or numpy arrays (flow), feeding the CNN built without augmentation layers. Against
-   fer_lab's: the same model with its augmentation layers inside, fit on numpy arrays. Same strengths (conf/augmentation/default.yaml without
-   contrast, which ImageDataGenerator lacks; a last row keeps it). img/s over --steps batches after --warmup
-   batches of one fit(). The in-model Rescaling then sees 0..1 pixels from the generator: same compute.
+   The usual pipeline of public FER projects: Keras' legacy ImageDataGenerator (rescale 1/255, scipy affine transform
+   per image, Keras' default fit(workers=1): in the training loop) reading the JPEG folders (flow_from_directory) or
+   numpy arrays (flow), feeding the CNN built without augmentation layers. Against fer_lab's: the same model with its
+   augmentation layers inside, fit on numpy arrays. Same strengths (conf/augmentation/default.yaml without contrast,
+   which ImageDataGenerator lacks; a last row keeps it). img/s over --steps batches after --warmup batches of one
+   fit(). The in-model Rescaling then sees 0..1 pixels from the generator: same compute.
    A last row per real CNN trains it on random --input-crop crops (model.input_crop, as cnn_cpu_budget does):
    a smaller conv stack input, so it measures the compute saved, not the pipeline alone. With --precision, one
    more row trains that last configuration under the dtype policy (trainer.precision), e.g. mixed_bfloat16.
