@@ -190,6 +190,8 @@ def test_configs_built_in_code_are_checked_against_the_schema(cfg, key):
 
 @pytest.mark.parametrize("name, overrides, key", [
     ("custom_cnn", ["model.blocks=[{filters: -8, convs: 1}]"], "model.blocks[0].filters"),
+    ("custom_cnn", ["model.blocks=[{convs: 2}]"], "model.blocks[0].filters"),
+    ("custom_cnn", ["model.blocks=[{filters: 8, kernel: 5}]"], "model.blocks[0]"),
     ("custom_cnn", ["model.block_dropout=1.0"], "model.block_dropout"),
     ("custom_cnn", ["model.dense_dropout=-0.1"], "model.dense_dropout"),
     ("custom_cnn", ["model.bn_momentum=1.0"], "model.bn_momentum"),

@@ -24,16 +24,10 @@ class GlobalPool(enum.StrEnum):
 
 
 @dataclass
-class Block:
-    """`convs` x (Conv2D(filters) [+BN] + activation), then 2x2 pooling (halving the side) and dropout."""
-
-    filters: int = MISSING
-    convs: int = 1
-
-
-@dataclass
 class CustomCnnConfig(ModelConfig):
-    blocks: list[Block] = MISSING   # the conv blocks, e.g. [{filters: 32, convs: 2}, {filters: 64, convs: 2}]
+    # the conv blocks, e.g. [{filters: 32, convs: 2}, {filters: 64}]: each `convs` (default 1) x (Conv2D(filters)
+    # [+BN] + activation), then 2x2 pooling (halving the side) and dropout
+    blocks: list[dict[str, int]] = MISSING
     kernel_size: int = 3            # square conv kernel side
     batch_norm: bool = True         # BatchNormalization after every conv and hidden dense layer
     # moving-statistics momentum in (0, 1); Keras' 0.99 needs ~1000 steps before the moving variance forgets its
@@ -61,8 +55,8 @@ def custom_cnn(x, cfg: DictConfig, image_size: int, num_classes: int):
 
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
     for b, block in enumerate(cfg.blocks, start=1):
-        for c in range(1, block.convs + 1):
-            x = keras.layers.Conv2D(block.filters, cfg.kernel_size, padding="same", use_bias=not cfg.batch_norm,
+        for c in range(1, block.get("convs", 1) + 1):
+            x = keras.layers.Conv2D(block["filters"], cfg.kernel_size, padding="same", use_bias=not cfg.batch_norm,
                                     kernel_regularizer=regularizer, name=f"block{b}_conv{c}")(x)
             if cfg.batch_norm:
                 x = keras.layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"block{b}_bn{c}")(x)
@@ -85,8 +79,10 @@ def _check(cfg: DictConfig, image_size: int) -> None:
             f"at most {image_size.bit_length() - 1} blocks for {image_size}px images "
             "(each block halves the image side)")
     for i, block in enumerate(blocks):
-        require(block.filters > 0, f"model.blocks[{i}].filters", block.filters, "a positive integer")
-        require(block.convs > 0, f"model.blocks[{i}].convs", block.convs, "a positive integer")
+        require(set(block) <= {"filters", "convs"}, f"model.blocks[{i}]", dict(block), "{filters: N, convs: N}")
+        filters, convs = block.get("filters"), block.get("convs", 1)
+        require(filters is not None and filters > 0, f"model.blocks[{i}].filters", filters, "a positive integer")
+        require(convs > 0, f"model.blocks[{i}].convs", convs, "a positive integer")
     require(cfg.kernel_size >= 1, "model.kernel_size", cfg.kernel_size, "a positive integer, e.g. 3")
     require(0.0 < cfg.bn_momentum < 1.0, "model.bn_momentum", cfg.bn_momentum, "a number in (0, 1), e.g. 0.9")
     require(0.0 <= cfg.block_dropout < 1.0, "model.block_dropout", cfg.block_dropout, "a number in [0, 1)")
