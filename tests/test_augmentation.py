@@ -29,7 +29,7 @@ def test_augmentation_configs_set_every_registered_key():
     presets = sorted(p.stem for p in AUG_DIR.glob("*.yaml"))
     assert {"none", "light", "default", "heavy"} <= set(presets)
     for name in presets:
-        assert list(load(name)) == list(AUGMENTATIONS.names()), name
+        assert set(load(name)) == set(AUGMENTATIONS.names()), name
         augmentation_settings(load(name))
     assert load("heavy").random_erasing > 0 and load("heavy").mixup == 0.2
     assert load("default").mixup == 0.0
