@@ -285,12 +285,12 @@ def test_omegaconf_dict_without_optional_keys_builds():
     assert MODELS.config({"arch": "resnet50v2"}).name == "resnet50v2"
 
 
-def test_batchnorm_inference_agrees_with_training_after_a_short_run(compose_model):
+def test_batchnorm_inference_agrees_with_training_after_a_short_run(compose_model, data_cfg):
     """Regression: with Keras' BN momentum 0.99 a 200-step run predicted its own training set at ~1%
     in inference mode (moving variance still near its initial 1.0); the default 0.9 converges."""
     from fer_lab.data import load_dataset
 
-    data = load_dataset(OmegaConf.load(CONF_DIR / "data" / "synthetic.yaml"), seed=0)
+    data = load_dataset(data_cfg("synthetic"), seed=0)
     keras.utils.set_random_seed(0)
     model = build_model(compose_model("cnn_tiny")[0], None)
     model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy", metrics=["accuracy"])
