@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from fer_lab.errors import FerLabError
 from fer_lab.models import MODELS, build_model, has_backbone, set_backbone_trainable
-from fer_lab.models.applications import PREPROCESSING, application_names
+from fer_lab.models.backbones import PREPROCESSING, application_names
 from fer_lab.paths import CONF_DIR
 
 MODEL_CONFIGS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
