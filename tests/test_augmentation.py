@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from fer_lab.errors import FerLabError
 from fer_lab.models import augmentation_settings, build_model
-from fer_lab.models.augmentation import augmentation_block
+from fer_lab.models.augmentation import AUGMENTATIONS, augmentation_block
 from fer_lab.paths import CONF_DIR
 
 AUG_DIR = CONF_DIR / "augmentation"
@@ -25,10 +25,11 @@ def images(n=8, size=32):
     return np.random.default_rng(0).integers(0, 256, (n, size, size, 1)).astype("float32")
 
 
-def test_augmentation_configs_have_every_key():
-    keys = {"flip", "rotation", "zoom", "translation", "contrast", "random_erasing", "mixup"}
-    for name in ("none", "light", "default", "heavy"):
-        assert set(load(name)) == keys, name
+def test_augmentation_configs_set_every_registered_key():
+    presets = sorted(p.stem for p in AUG_DIR.glob("*.yaml"))
+    assert {"none", "light", "default", "heavy"} <= set(presets)
+    for name in presets:
+        assert set(load(name)) == set(AUGMENTATIONS.names()), name
         augmentation_settings(load(name))
     assert load("heavy").random_erasing > 0 and load("heavy").mixup == 0.2
     assert load("default").mixup == 0.0
@@ -81,6 +82,26 @@ def test_bad_values_name_the_key(key, value):
     cfg = OmegaConf.merge(load("default"), {key: value})
     with pytest.raises(FerLabError, match=f"^invalid config value augmentation.{key}="):
         augmentation_block(cfg)
+
+
+def test_unknown_keys_name_the_known_ones():
+    with pytest.raises(FerLabError, match=r"augmentation.rotate: the keys are flip \| rotation \| "):
+        augmentation_block({"flip": True, "rotate": 0.1})
+
+
+def test_a_registered_augmentation_is_one_key_away(monkeypatch):
+    from fer_lab.models import augmentation
+
+    monkeypatch.setattr(augmentation, "AUGMENTATIONS", type(AUGMENTATIONS)("augmentation", ""))
+    augmentation.register_augmentation("flip", False, "true or false", lambda v: isinstance(v, bool),
+                                       lambda _, name: keras.layers.RandomFlip("horizontal", name=name))
+    augmentation.register_augmentation("brightness", 0.0, "a factor in [0, 1]", augmentation.in_range(1.0),
+                                       lambda v, name: keras.layers.RandomBrightness(v, (0, 255), name=name))
+    assert augmentation_block({"brightness": 0.0}) is None
+    assert [layer.name for layer in augmentation_block({"flip": True, "brightness": 0.2}).layers] == [
+        "flip", "brightness"]
+    with pytest.raises(FerLabError, match="augmentation.brightness="):
+        augmentation_block({"brightness": 2.0})
 
 
 def test_mixup_is_read_but_not_a_layer():

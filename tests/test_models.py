@@ -8,14 +8,16 @@ import keras
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from fer_lab.errors import FerLabError
-from fer_lab.models import build_model, has_backbone, set_backbone_trainable
+from fer_lab.models import MODELS, build_model, has_backbone, set_backbone_trainable
+from fer_lab.models.backbones import PREPROCESSING, application_names
 from fer_lab.paths import CONF_DIR
 
 MODEL_CONFIGS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
-BACKBONES = ("vgg16", "resnet50v2")
+BACKBONES = application_names()
 SMALL_BACKBONE = ["model.weights=null", "model.input_size=32", "model.head.dense=[8]"]
 
 
@@ -54,19 +56,21 @@ def assert_probabilities(model, x):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_model_configs_exist():
-    assert {"custom_cnn", "cnn_3block", "cnn_4block", "cnn_5block", "cnn_tiny", *BACKBONES} <= set(MODEL_CONFIGS)
+def test_every_architecture_has_a_model_config():
+    own = [name for name in MODELS.names() if MODELS[name].__module__.startswith("fer_lab.models.")]
+    assert {"custom_cnn", "vgg16", "resnet50v2"} <= set(own) <= set(MODEL_CONFIGS)
+    assert {"cnn_3block", "cnn_4block", "cnn_5block", "cnn_tiny"} <= set(MODEL_CONFIGS)
 
 
 @pytest.mark.parametrize("name", MODEL_CONFIGS)
 def test_every_model_config_builds(compose_model, name):
-    overrides = SMALL_BACKBONE if name in BACKBONES else []
-    model_cfg, aug_cfg = compose_model(name, *overrides)
+    backbone = compose_model(name)[0].arch in BACKBONES
+    model_cfg, aug_cfg = compose_model(name, *(SMALL_BACKBONE if backbone else []))
     model = build_model(model_cfg, aug_cfg, input_shape=(48, 48, 1), num_classes=7)
-    assert model.output_shape == (None, 7)
+    assert model.output_shape == (None, 7) and model.name == model_cfg.name
     assert model.get_layer("predictions").dtype_policy.compute_dtype == "float32"
-    assert has_backbone(model) == (name in BACKBONES)
-    assert ("fine_tune" in model_cfg) == (name in BACKBONES)
+    assert has_backbone(model) == backbone
+    assert ("fine_tune" in model_cfg) == backbone
 
 
 def test_block_configs_override_custom_cnn(compose_model):
@@ -99,13 +103,21 @@ def test_backbone_trains_one_step(compose_model, name):
 
 @pytest.mark.parametrize("name", BACKBONES)
 def test_preprocessing_matches_keras_applications(compose_model, name):
+    mode = MODELS[name].preprocessing
     model_cfg, _ = compose_model(name, *SMALL_BACKBONE)
     model = build_model(model_cfg, None, input_shape=(32, 32, 1))
+    if mode is None:  # the application preprocesses inside
+        assert "preprocess" not in [layer.name for layer in model.layers]
+        return
     preprocessed = keras.Model(model.input, model.get_layer("preprocess").output)
     x = images(4).astype("float32")
-    module = {"vgg16": keras.applications.vgg16, "resnet50v2": keras.applications.resnet_v2}[name]
-    expected = module.preprocess_input(np.repeat(x, 3, axis=-1))
+    expected = keras.applications.imagenet_utils.preprocess_input(np.repeat(x, 3, axis=-1), mode=mode)
     np.testing.assert_allclose(preprocessed.predict(x, verbose=0), expected, atol=1e-4)
+
+
+def test_the_backbones_preprocess_as_keras_applications_does():
+    assert (MODELS["vgg16"].preprocessing, MODELS["resnet50v2"].preprocessing) == ("caffe", "tf")
+    assert set(PREPROCESSING) == {"caffe", "tf"}
 
 
 def test_weights_file_round_trips(compose_model, tmp_path):
@@ -150,13 +162,39 @@ def test_failed_imagenet_download_suggests_the_fix(compose_model, monkeypatch):
         assert fix in message
 
 
+def test_unknown_architecture_names_the_choices(compose_model):
+    model_cfg, _ = compose_model("custom_cnn", "model.arch=alexnet")
+    with pytest.raises(FerLabError, match=r"^unknown model.arch='alexnet': choose one of custom_cnn \| "):
+        build_model(model_cfg, None, input_shape=(32, 32, 1))
+
+
+@pytest.mark.parametrize("name, override", [
+    ("custom_cnn", "model.pooling=median"), ("custom_cnn", "model.global_pool=max"),
+    ("custom_cnn", "model.kernel_size=big"), ("custom_cnn", "model.colour=red"),
+    ("vgg16", "model.input_size=large"), ("vgg16", "model.head.units=[8]"), ("vgg16", "model.blocks=[]"),
+])
+def test_the_schema_rejects_wrong_types_choices_and_keys_when_composing(compose_model, name, override):
+    with pytest.raises(ConfigCompositionException, match=re.escape(override.split("=")[0])):
+        compose_model(name, override)
+
+
+@pytest.mark.parametrize("cfg, key", [
+    ({"arch": "custom_cnn", "blocks": [{"filters": 4}], "pooling": "median"}, "model.pooling"),
+    ({"arch": "custom_cnn", "blocks": [{"filters": 4}], "colour": "red"}, "model.colour"),
+    ({"arch": "vgg16", "fine_tune": {"head_epochs": "five"}}, "model.fine_tune.head_epochs"),
+])
+def test_configs_built_in_code_are_checked_against_the_schema(cfg, key):
+    with pytest.raises(FerLabError, match=f"^invalid config value {re.escape(key)}: "):
+        build_model(OmegaConf.create(cfg), None, input_shape=(32, 32, 1))
+
+
 @pytest.mark.parametrize("name, overrides, key", [
-    ("custom_cnn", ["model.arch=alexnet"], "model.arch"),
-    ("vgg16", ["~model.arch", "model.name=alexnet"], "model.name"),
     ("custom_cnn", ["model.blocks=[{filters: -8, convs: 1}]"], "model.blocks[0].filters"),
+    ("custom_cnn", ["model.blocks=[{convs: 2}]"], "model.blocks[0].filters"),
+    ("custom_cnn", ["model.blocks=[{filters: 8, kernel: 5}]"], "model.blocks[0]"),
     ("custom_cnn", ["model.block_dropout=1.0"], "model.block_dropout"),
     ("custom_cnn", ["model.dense_dropout=-0.1"], "model.dense_dropout"),
-    ("custom_cnn", ["model.pooling=median"], "model.pooling"),
+    ("custom_cnn", ["model.bn_momentum=1.0"], "model.bn_momentum"),
     ("custom_cnn", ["model.input_crop=32"], "model.input_crop"),
     ("custom_cnn", ["model.input_crop=8"], "model.input_crop"),
     ("custom_cnn", ["model.activation=nope"], "model.activation"),
@@ -243,20 +281,18 @@ def test_saved_model_loads_and_predicts_the_same(compose_model, tmp_path, name, 
 def test_omegaconf_dict_without_optional_keys_builds():
     cfg = OmegaConf.create({"name": "custom_cnn", "blocks": [{"filters": 4}]})
     model = build_model(cfg, None, input_shape=(32, 32, 1), num_classes=8)
-    assert model.output_shape == (None, 8)
+    assert model.output_shape == (None, 8) and model.name == "custom_cnn"
+    assert MODELS.config({"arch": "resnet50v2"}).name == "resnet50v2"
 
 
-def test_batchnorm_inference_agrees_with_training_after_a_short_run():
+def test_batchnorm_inference_agrees_with_training_after_a_short_run(compose_model, data_cfg):
     """Regression: with Keras' BN momentum 0.99 a 200-step run predicted its own training set at ~1%
     in inference mode (moving variance still near its initial 1.0); the default 0.9 converges."""
     from fer_lab.data import load_dataset
 
-    data = load_dataset(OmegaConf.load(CONF_DIR / "data" / "synthetic.yaml"), seed=0)
-    tiny = OmegaConf.load(CONF_DIR / "model" / "cnn_tiny.yaml")
-    tiny.pop("defaults")
-    cfg = OmegaConf.merge(OmegaConf.load(CONF_DIR / "model" / "custom_cnn.yaml"), tiny)
+    data = load_dataset(data_cfg("synthetic"), seed=0)
     keras.utils.set_random_seed(0)
-    model = build_model(cfg, None)
+    model = build_model(compose_model("cnn_tiny")[0], None)
     model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(data.train.x, data.train.y, batch_size=16, epochs=6, verbose=0)
     inference = np.mean(np.argmax(model.predict(data.train.x, verbose=0), 1) == data.train.labels)

@@ -7,32 +7,18 @@ import keras
 from fer_lab.config import require
 
 
-def l2_regularizer(l2) -> keras.regularizers.Regularizer | None:
-    """Validated `model.l2` as a kernel regularizer (None for 0)."""
-    l2 = l2 or 0.0
-    require(isinstance(l2, (int, float)) and l2 >= 0, "model.l2", l2, "a number >= 0 (0 disables weight decay)")
+def l2_regularizer(l2: float) -> keras.regularizers.Regularizer | None:
+    """`model.l2` (>= 0) as a kernel regularizer (None for 0)."""
+    require(l2 >= 0, "model.l2", l2, "a number >= 0 (0 disables weight decay)")
     return keras.regularizers.L2(l2) if l2 else None
 
 
-def bn_momentum(cfg) -> float:
-    """Validated `model.bn_momentum` (default 0.9).
-
-    Keras' 0.99 needs ~1000 steps before the moving variance forgets its initial 1.0; until then
-    inference-mode outputs collapse (measured: 92% train vs 1% inference accuracy after 300 steps).
-    """
-    momentum = cfg.get("bn_momentum", 0.9)
-    require(isinstance(momentum, float) and 0.0 < momentum < 1.0, "model.bn_momentum", momentum,
-            "a number in (0, 1), e.g. 0.9")
-    return momentum
-
-
-def check_head(dense, dropout, dense_key: str, dropout_key: str) -> tuple[list[int], float]:
-    """Validated (dense units, dropout); the keys name the settings in error messages."""
-    units = list(dense or [])
-    require(all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units), dense_key, dense,
+def check_head(units, dropout: float, units_key: str, dropout_key: str) -> tuple[list[int], float]:
+    """(dense units, dropout) checked for range; the keys name the settings in error messages."""
+    units = list(units)
+    require(all(u > 0 for u in units), units_key, units,
             "a list of positive integers (units of each dense layer), e.g. [256]; [] for none")
-    dropout = dropout or 0.0
-    require(isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0, dropout_key, dropout, "a number in [0, 1)")
+    require(0.0 <= dropout < 1.0, dropout_key, dropout, "a number in [0, 1)")
     return units, float(dropout)
 
 
