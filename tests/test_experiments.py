@@ -6,6 +6,7 @@ import pytest
 
 from fer_lab.models import build_model
 from fer_lab.paths import CONF_DIR
+from fer_lab.training.checks import validate_train_config
 
 EXPERIMENT_DIR = CONF_DIR / "experiment"
 # every YAML of experiments/ is a recipe, except bases that recipes inherit and the measured results
@@ -21,8 +22,10 @@ def test_every_reference_recipe_exists():
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_recipe_composes_with_its_run_name(compose_train, experiment):
-    assert compose_train(f"+experiment={experiment}").mlflow.run_name
+def test_recipe_composes_and_validates_with_its_run_name(compose_train, experiment):
+    cfg = compose_train(f"+experiment={experiment}")
+    validate_train_config(cfg)
+    assert cfg.mlflow.run_name
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

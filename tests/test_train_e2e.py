@@ -37,12 +37,6 @@ def test_every_config_option_composes_and_validates(compose_train, group):
         assert cfg.paths.root and Path(cfg.paths.checkpoints).is_absolute()
 
 
-@pytest.mark.parametrize("experiment", _options("experiment"))
-def test_every_reference_experiment_composes_and_validates(compose_train, experiment):
-    cfg = compose_train(f"+experiment={experiment}")
-    validate_train_config(cfg)
-
-
 @pytest.mark.parametrize("primary", sorted(p.stem for p in CONF_DIR.glob("*.yaml")))
 def test_every_primary_config_composes_with_absolute_state_paths(compose_train, primary):
     cfg = compose_train(config_name=primary)
