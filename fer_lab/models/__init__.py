@@ -12,9 +12,9 @@ import keras
 from omegaconf import DictConfig
 
 from fer_lab.config import require
-from fer_lab.models.backbones import caches_head_features, has_backbone, set_backbone_trainable
 from fer_lab.models.arch import MODELS
 from fer_lab.models.augmentation import allow_jit, augmentation_block, augmentation_settings, load_with_jit
+from fer_lab.models.backbones import caches_head_features, has_backbone, set_backbone_trainable
 from fer_lab.registry import import_submodules
 
 CROP = "input_crop"  # name of the model.input_crop layer (TTA looks for it)
