@@ -5,7 +5,8 @@ the model's own validation rows, and split=test must not be (fer_lab.evaluation.
 import hydra
 from omegaconf import DictConfig
 
-import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
+import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
+import fer_lab.data  # noqa: F401  (the data sources' config schemas: the group evaluate composes)
 from fer_lab.config import TTA_MODES, require
 from fer_lab.errors import report_user_errors
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
+import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
 
 from fer_lab.config import require
 from fer_lab.errors import report_user_errors

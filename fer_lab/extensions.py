@@ -1,5 +1,6 @@
 """Imports every module that owns a registry (fer_lab.registry), so that the typed configs of all extension
-points are in Hydra's ConfigStore before a command composes its config. Every Hydra entry point imports it."""
+points are in Hydra's ConfigStore before a command composes its config. train, tune and the tests import it; the
+lighter commands import just the registries of the groups they compose (audit and evaluate: data; live: detector)."""
 
 import fer_lab.config  # noqa: F401  (the ${fer_lab_root:} resolver)
 from fer_lab import models  # noqa: F401  (model.arch; augmentation layers)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import hydra
 from omegaconf import DictConfig
 
-import fer_lab.extensions  # noqa: F401  (every extension point's config schema; the fer_lab_root resolver)
+import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
 
 from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
-from fer_lab.inference.detectors import detector_from_config
+from fer_lab.inference.detectors import detector_from_config  # and the detectors' config schemas
 from fer_lab.inference.overlay import draw_faces
 from fer_lab.inference.recognizer import EmotionRecognizer
 from fer_lab.inference.smoothing import FaceSmoother

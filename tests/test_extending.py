@@ -13,7 +13,8 @@ def test_a_registered_architecture_trains_from_its_config(state_root, compose_tr
     (conf / "model").mkdir(parents=True)
     (conf / "model" / "toy.yaml").write_text("# A toy net\ndefaults:\n  - toy_schema\n  - _self_\n\nfilters: 3\n")
     cfg = compose_train(f"hydra.searchpath=[file://{conf}]", "model=toy", "data=synthetic",
-                        "data.samples_per_class=10", "trainer.epochs=1", "trainer.verbose=0",
+                        "data.samples_per_class=10", "augmentation=none", "trainer.epochs=1", "trainer.verbose=0",
+                        "evaluation.tta=none", "evaluation.unseen_test=false",
                         "evaluation.sample_grid=4", "mlflow.registered_model_name=toy")
     assert (cfg.model.arch, cfg.model.name, cfg.model.filters) == ("toy", "toy", 3)
 
