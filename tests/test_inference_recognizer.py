@@ -94,8 +94,8 @@ def test_detector_choices_and_errors(tmp_path):
         make_detector("yunet")
     with pytest.raises(FerLabError, match="not found"):
         make_detector("yunet", yunet_model=str(tmp_path / "none.onnx"))
-    with pytest.raises(FerLabError, match=r"unknown detector.name='mtcnn': choose one of auto \| haar \| skip"):
-        make_detector("mtcnn")
+    with pytest.raises(FerLabError, match=r"unknown detector.name='dlib': choose one of auto \| haar \| mtcnn"):
+        make_detector("dlib")
     with pytest.raises(FerLabError, match="detector.min_neighbors"):
         make_detector("haar", min_neighbors="many")
     assert make_detector("haar")(None, np.full((480, 640), 128, np.uint8)) == []
@@ -176,3 +176,19 @@ def test_haar_finds_a_real_fer_face(rec):
     (face,) = haar.detect_and_predict(real_face_frame())
     assert abs(face.box.x + face.box.w / 2 - 320) < 40 and abs(face.box.y + face.box.h / 2 - 240) < 40
     assert 100 < face.box.w < 260
+
+
+def test_mtcnn_finds_no_face_in_a_plain_frame_and_reads_its_settings():
+    detector = make_detector("mtcnn", min_confidence=0.95, detect_width=0)
+    assert (detector.min_confidence, detector.detect_width) == (0.95, 0)
+    assert detector(np.full((480, 640, 3), 120, np.uint8), np.full((480, 640), 120, np.uint8)) == []
+    with pytest.raises(FerLabError, match="detector.min_confidence"):
+        make_detector("mtcnn", min_confidence="high")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_FACES.is_dir(), reason="needs ../shared/data/fer2013")
+def test_mtcnn_finds_a_real_fer_face_with_its_score():
+    (box,) = make_detector("mtcnn")(frame := real_face_frame(), cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    assert abs(box.x + box.w / 2 - 320) < 40 and abs(box.y + box.h / 2 - 240) < 40
+    assert 100 < box.w < 260 and box.score >= 0.9
