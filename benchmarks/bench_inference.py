@@ -1,12 +1,14 @@
 """Live-inference speed: per-stage milliseconds and end-to-end FPS on 640x480 frames with one face.
 
     .venv/bin/python benchmarks/bench_inference.py [--frames 100] [--models custom_cnn,cnn_tiny,vgg16]
+        [--detectors haar,skip] [--tta none,flip,crops]
 
 Models are the project's own configs built with untrained weights (speed does not depend on them;
 vgg16 uses model.weights=null, so nothing is downloaded). The face is a real FER-2013 test image
 upscaled into a plain background (so the Haar cascade fires) when data/fer2013 exists (`make data`), else a
 drawing.
-End to end = detect + preprocess + classify + overlay drawing for one frame (no video decoding).
+End to end = detect + preprocess + classify + overlay drawing for one frame (no video decoding). Each TTA mode
+(live's and predict's `tta`) classifies all views of the frame's faces in one batch.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def test_frame() -> tuple[np.ndarray, str]:
 def build(name: str):
     from hydra import compose, initialize_config_dir
 
-    import fer_lab.config  # noqa: F401  (registers ${fer_lab_root:})
+    import fer_lab.extensions  # noqa: F401  (config schemas, ${fer_lab_root:})
     from fer_lab.models import build_model
     from fer_lab.paths import CONF_DIR
 
@@ -89,22 +91,24 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--models", default="custom_cnn,cnn_tiny,vgg16")
     parser.add_argument("--detectors", default="haar,skip")
+    parser.add_argument("--tta", default="none,flip,crops", help="test-time augmentation modes to time")
     args = parser.parse_args()
     frame, origin = test_frame()
     print(f"640x480 frame, one face: {origin}; {args.frames} frames after 5 warm-up frames; "
           f"{cpu_description()}, shared with other jobs")
-    print("| model | params | detector | faces/frame | detect ms | preprocess ms | classify ms "
+    print("| model | params | detector | TTA | faces/frame | detect ms | preprocess ms | classify ms "
           "| end-to-end ms | FPS |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
         model = build(name)
         metadata = ModelMetadata(EMOTIONS, 48, 0.0, name)
         for detector in args.detectors.split(","):
-            rec = EmotionRecognizer(model, metadata, detector=make_detector(detector))
-            r = measure(rec, frame, args.frames)
-            print(f"| {name} | {model.count_params() / 1e6:.2f}M | {detector} | {r['faces']:.0f} "
-                  f"| {r['detect']:.1f} | {r['preprocess']:.2f} | {r['classify']:.1f} | {r['total']:.1f} "
-                  f"| {r['fps']:.0f} |", flush=True)
+            for tta in args.tta.split(","):
+                rec = EmotionRecognizer(model, metadata, detector=make_detector(detector), tta=tta)
+                r = measure(rec, frame, args.frames)
+                print(f"| {name} | {model.count_params() / 1e6:.2f}M | {detector} | {tta} | {r['faces']:.0f} "
+                      f"| {r['detect']:.1f} | {r['preprocess']:.2f} | {r['classify']:.1f} | {r['total']:.1f} "
+                      f"| {r['fps']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def compose(*overrides: str):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    import fer_lab.config  # noqa: F401  (registers ${fer_lab_root:})
+    import fer_lab.extensions  # noqa: F401  (config schemas, ${fer_lab_root:})
     from fer_lab.paths import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

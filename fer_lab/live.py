@@ -38,7 +38,7 @@ class LiveSummary:
 def recognizer_from_config(cfg: DictConfig) -> EmotionRecognizer:
     """The model at cfg.model_uri (null: the registered champion) with the configured detector and TTA."""
     return EmotionRecognizer.from_uri(str(cfg.model_uri or registry_uri()), tracking_uri=cfg.mlflow.get("tracking_uri"),
-                                      detector=detector_from_config(cfg.detector), tta=bool(cfg.tta))
+                                      detector=detector_from_config(cfg.detector), tta=str(cfg.tta))
 
 
 def run(cfg: DictConfig, recognizer: EmotionRecognizer | None = None) -> LiveSummary:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from fer_lab.config import TTA_MODES
 from fer_lab.data.folders import IMAGE_SUFFIXES
 from fer_lab.errors import FerLabError, report_user_errors
 from fer_lab.inference.detectors import DETECTORS, make_detector
@@ -37,7 +38,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--detector", choices=DETECTORS.names(), default="auto",
                         help="auto: YuNet if --yunet-model exists, else Haar; skip: images are face crops")
     parser.add_argument("--yunet-model", help="path to YuNet's ONNX file (face_detection_yunet_2023mar.onnx)")
-    parser.add_argument("--tta", action="store_true", help="also classify mirrored faces and average")
+    parser.add_argument("--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
+                        help="test-time augmentation: flip (also the mirrored face; the default of a bare --tta) or "
+                             "crops (ten crops), the probabilities averaged; default none")
     return parser.parse_args(argv)
 
 

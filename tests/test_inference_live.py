@@ -96,7 +96,7 @@ def test_configured_model_and_skip_detector_give_one_face_per_frame(video, model
     from fer_lab.live import run
 
     cfg = compose_train(f"source={video}", f"model_uri={model_file}", "detector=skip", f"csv={tmp_path}/f.csv",
-                        "display=false", "max_frames=3", "tta=true", config_name="live")
+                        "display=false", "max_frames=3", "tta=crops", config_name="live")
     assert cfg.detector.name == "skip" and cfg.detector.detect_width == 320
     assert run(cfg).frames == 3
     table = pd.read_csv(tmp_path / "f.csv")

@@ -52,13 +52,18 @@ def test_predict_takes_one_or_many_faces_of_any_size_and_colour(rec):
     assert rec.predict_proba(np.zeros((300, 48, 48, 1))).shape == (300, 7)
 
 
-def test_flip_tta_averages_the_mirrored_face(model_file):
+def test_tta_modes_average_the_views_evaluate_uses(model_file):
     from fer_lab import EmotionRecognizer
+    from fer_lab.evaluation.tta import predict_with_tta
 
-    rec = EmotionRecognizer.from_file(model_file, tta=True)
     x = np.random.default_rng(1).integers(0, 256, (3, 48, 48, 1)).astype("float32")
-    expected = (rec.model.predict(x, verbose=0) + rec.model.predict(x[:, :, ::-1], verbose=0)) / 2
-    np.testing.assert_allclose(rec.predict_proba(x), expected, atol=1e-5)
+    flip = EmotionRecognizer.from_file(model_file, tta="flip")
+    expected = (flip.model.predict(x, verbose=0) + flip.model.predict(x[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(flip.predict_proba(x), expected, atol=1e-5)
+    crops = EmotionRecognizer.from_file(model_file, tta="crops")
+    np.testing.assert_allclose(crops.predict_proba(x), predict_with_tta(crops.model, x, "crops"), atol=1e-5)
+    with pytest.raises(FerLabError, match="tta='ten'"):
+        EmotionRecognizer.from_file(model_file, tta="ten")
 
 
 def test_input_size_mismatch_is_a_clear_error(model_file):

@@ -16,12 +16,17 @@ def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int =
     every crop resized back to S. A model with an input_crop layer (model.input_crop = C) gets its own
     native-scale crops instead: each C-pixel corner is shifted to the centre its layer keeps.
     """
-    views = _views(x, mode, crop_fraction, _input_crop_side(model))
+    views = tta_views(model, x, mode, crop_fraction)
     total = None
     for view in views:
         probs = model.predict(view.astype("float32"), batch_size=batch_size, verbose=0)
         total = probs if total is None else total + probs
     return total / len(views)
+
+
+def tta_views(model, x: np.ndarray, mode: str, crop_fraction: float = 0.875) -> list[np.ndarray]:
+    """The views of images x (N, S, S, 1) whose probabilities `mode` averages, for `model` (see predict_with_tta)."""
+    return _views(x, mode, crop_fraction, _input_crop_side(model))
 
 
 def _views(x: np.ndarray, mode: str, crop_fraction: float, model_crop: int | None) -> list[np.ndarray]:

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from fer_lab.config import TTA_MODES, require
 from fer_lab.errors import FerLabError
 from fer_lab.inference.detectors import make_detector
 from fer_lab.inference.faces import Box, FaceDetector, crop_faces, to_gray
@@ -42,7 +43,7 @@ class EmotionRecognizer:
     """
 
     def __init__(self, model, metadata: ModelMetadata, detector: FaceDetector | None = None,
-                 tta: bool = False):
+                 tta: str = "none", crop_fraction: float = 0.875):
         expected = (metadata.image_size, metadata.image_size, 1)
         actual = tuple(model.input_shape[1:])
         if actual != expected:
@@ -53,7 +54,8 @@ class EmotionRecognizer:
         if outputs != len(metadata.class_names):
             raise FerLabError(f"model {metadata.model_name!r} has {outputs} outputs but "
                               f"{len(metadata.class_names)} class names; pass class_names that match")
-        self.model, self.metadata, self.tta = model, metadata, tta
+        require(tta in TTA_MODES, "tta", tta, " | ".join(TTA_MODES) + " (test-time augmentation, as evaluate's)")
+        self.model, self.metadata, self.tta, self.crop_fraction = model, metadata, tta, crop_fraction
         self.detector = detector if detector is not None else make_detector()
 
     @classmethod
@@ -141,10 +143,12 @@ class EmotionRecognizer:
         return FacePrediction(p.label, p.confidence, p.probabilities, box)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        if self.tta:
-            probs = np.asarray(self.model.predict_on_batch(np.concatenate([x, x[:, :, ::-1]])))
-            return (probs[:len(x)] + probs[len(x):]) / 2
-        return np.asarray(self.model.predict_on_batch(x))
+        """Probabilities of faces x averaged over the views of self.tta, all views in one batch."""
+        from fer_lab.evaluation.tta import tta_views  # imports Keras, loaded anyway once a model runs
+
+        views = tta_views(self.model, x, self.tta, self.crop_fraction)
+        probs = np.asarray(self.model.predict_on_batch(np.concatenate(views) if len(views) > 1 else x))
+        return probs.reshape(len(views), len(x), -1).mean(axis=0)
 
     def _prediction(self, probs: np.ndarray) -> Prediction:
         top = int(np.argmax(probs))
