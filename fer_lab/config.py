@@ -45,8 +45,8 @@ class Precision(enum.StrEnum):
 
 
 REGISTERED_MODEL_NAME = "fer_lab"  # the registry name every command defaults to (mlflow.registered_model_name)
-TTA_MODES = tuple(Tta)
-PRECISIONS = tuple(Precision)
+TTA_MODES = tuple(mode.value for mode in Tta)  # plain strings, for argparse choices and messages
+PRECISIONS = tuple(policy.value for policy in Precision)
 
 
 @dataclass
