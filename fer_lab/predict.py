@@ -38,9 +38,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--detector", choices=DETECTORS.names(), default="auto",
                         help="auto: YuNet if --yunet-model exists, else Haar; skip: images are face crops")
     parser.add_argument("--yunet-model", help="path to YuNet's ONNX file (face_detection_yunet_2023mar.onnx)")
-    parser.add_argument("--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
-                        help="test-time augmentation: flip (also the mirrored face; the default of a bare --tta) or "
-                             "crops (ten crops), the probabilities averaged; default none")
+    parser.add_argument("--tta", default="crops", choices=TTA_MODES,
+                        help="test-time augmentation, as in evaluate: crops (ten crops, the default), flip (the face "
+                             "and its mirror) or none; the views' probabilities are averaged")
     return parser.parse_args(argv)
 
 

@@ -121,7 +121,7 @@ def test_predict_cli_table_csv_and_total_failure(env, tmp_path, capsys):
     assert main([str(tmp_path / "imgs" / "face0.png"), "--detector", "skip", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("file,face,x,y,w,h,label,confidence,angry") and len(lines) == 2
-    assert main([str(tmp_path / "imgs"), "--detector", "skip", "--tta"]) == 1
+    assert main([str(tmp_path / "imgs"), "--detector", "skip", "--tta", "flip"]) == 1
     assert "error:" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "imgs" / "corrupt.jpg"), str(tmp_path / "missing.png"), "--detector", "skip"])
