@@ -35,8 +35,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                         f"file.keras); default {registry_uri()}")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
                                                "else sqlite:///<root>/mlflow.db)")
-    parser.add_argument("--detector", choices=DETECTORS.names(), default="auto",
-                        help="auto: YuNet if --yunet-model exists, else Haar; skip: images are face crops")
+    parser.add_argument("--detector", choices=DETECTORS.names(), default="mtcnn",
+                        help="mtcnn (default: the most faces, fewest false ones on photos); haar and auto (YuNet if "
+                             "--yunet-model exists, else Haar) are faster; skip: images are face crops")
     parser.add_argument("--yunet-model", help="path to YuNet's ONNX file (face_detection_yunet_2023mar.onnx)")
     parser.add_argument("--tta", default="crops", choices=TTA_MODES,
                         help="test-time augmentation, as in evaluate: crops (ten crops, the default), flip (the face "

@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default=registry_uri(),
                         help="the served model, for its image size, face margin and class names")
     parser.add_argument("--tracking-uri")
-    parser.add_argument("--detector", choices=DETECTORS.names(), default="auto")
+    parser.add_argument("--detector", choices=DETECTORS.names(), default="mtcnn",
+                        help="face detector (see python -m fer_lab.predict --help); skip: the image is a face crop")
     parser.add_argument("--yunet-model")
     args = parser.parse_args(argv)
     image = cv2.imread(args.image, cv2.IMREAD_COLOR)
