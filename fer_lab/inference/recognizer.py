@@ -10,6 +10,7 @@ import numpy as np
 
 from fer_lab.config import TTA_MODES, require
 from fer_lab.errors import FerLabError
+from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
 from fer_lab.inference.detectors import make_detector
 from fer_lab.inference.faces import Box, FaceDetector, crop_faces, to_gray
 from fer_lab.labels import EMOTIONS
@@ -65,8 +66,21 @@ class EmotionRecognizer:
         return cls.from_uri(registry_uri(name, alias), tracking_uri=tracking_uri, **kwargs)
 
     @classmethod
+    def from_default(cls, tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
+        """models:/fer_lab@champion when the registry has it, else the bundled reference model."""
+        from fer_lab.inference.catalog import default_model_uri
+
+        return cls.from_uri(default_model_uri(tracking_uri), tracking_uri=tracking_uri, **kwargs)
+
+    @classmethod
     def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
-        """models:/name@alias, models:/name/3, runs:/<run id>/model, an MLflow model folder, or a .keras file."""
+        """models:/name@alias, models:/name/3, runs:/<run id>/model, an MLflow model folder, a .keras file,
+        or `bundled` (the reference model shipped in the package)."""
+        if str(uri) == BUNDLED_URI:
+            bundled = bundled_model()
+            meta = bundled.metadata
+            return cls.from_file(bundled.model_file, meta.class_names, meta.image_size, meta.face_margin,
+                                 model_name=meta.model_name, **kwargs)
         if str(uri).endswith(".keras"):
             return cls.from_file(uri, **kwargs)
         from fer_lab.tracking.uri import configure_tracking
@@ -77,7 +91,7 @@ class EmotionRecognizer:
 
     @classmethod
     def from_file(cls, path: str | Path, class_names: Sequence[str] = EMOTIONS, image_size: int | None = None,
-                  face_margin: float = 0.0, **kwargs) -> "EmotionRecognizer":
+                  face_margin: float = 0.0, model_name: str | None = None, **kwargs) -> "EmotionRecognizer":
         """A local .keras file; what MLflow metadata would say is given here (image_size: the model's)."""
         import keras
 
@@ -90,7 +104,7 @@ class EmotionRecognizer:
         except Exception as err:  # keras raises ValueError, OSError, zipfile errors...
             raise FerLabError(f"cannot load Keras model {path}: {err}") from None
         size = image_size or model.input_shape[1]
-        metadata = ModelMetadata(tuple(class_names), int(size), float(face_margin), Path(path).stem)
+        metadata = ModelMetadata(tuple(class_names), int(size), float(face_margin), model_name or Path(path).stem)
         return cls(model, metadata, **kwargs)
 
     @property
