@@ -16,12 +16,12 @@ import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
 
 from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
+from fer_lab.inference.catalog import default_model_uri, describe_model
 from fer_lab.inference.detectors import detector_from_config  # and the detectors' config schemas
 from fer_lab.inference.overlay import draw_faces
 from fer_lab.inference.recognizer import EmotionRecognizer
 from fer_lab.inference.smoothing import FaceSmoother
 from fer_lab.inference.video import FaceCsv, VideoSink, VideoSource, Window, gui_problem
-from fer_lab.tracking.model_io import registry_uri
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,12 @@ class LiveSummary:
 
 
 def recognizer_from_config(cfg: DictConfig) -> EmotionRecognizer:
-    """The model at cfg.model_uri (null: the registered champion) with the configured detector and TTA."""
-    return EmotionRecognizer.from_uri(str(cfg.model_uri or registry_uri()), tracking_uri=cfg.mlflow.get("tracking_uri"),
-                                      detector=detector_from_config(cfg.detector), tta=str(cfg.tta))
+    """The model at cfg.model_uri (null: the champion, else the bundled model) with the configured detector and TTA."""
+    tracking_uri = cfg.mlflow.get("tracking_uri")
+    uri = str(cfg.model_uri or default_model_uri(tracking_uri))
+    print(f"fer_lab: model {describe_model(uri, tracking_uri).describe()}", flush=True)
+    return EmotionRecognizer.from_uri(uri, tracking_uri=tracking_uri, detector=detector_from_config(cfg.detector),
+                                      tta=str(cfg.tta))
 
 
 def run(cfg: DictConfig, recognizer: EmotionRecognizer | None = None) -> LiveSummary:

@@ -14,6 +14,7 @@ from typing import Sequence
 from fer_lab.config import TTA_MODES
 from fer_lab.data.folders import IMAGE_SUFFIXES
 from fer_lab.errors import FerLabError, report_user_errors
+from fer_lab.inference.catalog import default_model_uri, describe_model
 from fer_lab.inference.detectors import DETECTORS, make_detector
 from fer_lab.inference.files import FORMATS, collect_files, predict_files, render
 from fer_lab.inference.recognizer import EmotionRecognizer
@@ -32,7 +33,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--output", help="write the results to this file instead of stdout")
     parser.add_argument("--model", help=f"model URI (models:/name@alias, models:/name/3, runs:/<id>/model, "
-                                        f"file.keras); default {registry_uri()}")
+                                        f"file.keras, bundled); default {registry_uri()} when registered, else bundled "
+                                        "(the reference model shipped with fer_lab)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
                                                "else sqlite:///<root>/mlflow.db)")
     parser.add_argument("--detector", choices=DETECTORS.names(), default="mtcnn",
@@ -53,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in results:
             print(f"fer_lab: {r.file}: {r.error}", file=sys.stderr)
         raise FerLabError(f"no image files in {' '.join(args.paths)} (looked for {' '.join(IMAGE_SUFFIXES)})")
-    recognizer = EmotionRecognizer.from_uri(args.model or registry_uri(), tracking_uri=args.tracking_uri,
+    uri = args.model or default_model_uri(args.tracking_uri)
+    print(f"fer_lab: model {describe_model(uri, args.tracking_uri).describe()}", file=sys.stderr)
+    recognizer = EmotionRecognizer.from_uri(uri, tracking_uri=args.tracking_uri,
                                             detector=make_detector(args.detector, yunet_model=args.yunet_model),
                                             tta=args.tta)
     results = predict_files(recognizer, files) + results

@@ -22,6 +22,7 @@ from typing import Sequence
 import cv2
 
 from fer_lab.errors import FerLabError, report_user_errors
+from fer_lab.inference.catalog import default_model_uri
 from fer_lab.inference.detectors import DETECTORS, make_detector
 from fer_lab.inference.faces import crop_faces, to_gray
 from fer_lab.inference.serving import DEFAULT_URL, labelled_faces, load_metadata, payload, post
@@ -35,8 +36,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("image")
     parser.add_argument("--url", default=DEFAULT_URL, help="the server's base or /invocations address")
     parser.add_argument("--payload", action="store_true", help="print the request body only (for curl)")
-    parser.add_argument("--model", default=registry_uri(),
-                        help="the served model, for its image size, face margin and class names")
+    parser.add_argument("--model", help="the served model, for its image size, face margin and class names "
+                                        f"(default {registry_uri()} when registered, else bundled)")
     parser.add_argument("--tracking-uri")
     parser.add_argument("--detector", choices=DETECTORS.names(), default="mtcnn",
                         help="face detector (see python -m fer_lab.predict --help); skip: the image is a face crop")
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     image = cv2.imread(args.image, cv2.IMREAD_COLOR)
     if image is None:
         raise FerLabError(f"{args.image}: cannot read image (missing, corrupt or unsupported format)")
-    meta = load_metadata(args.model, args.tracking_uri)
+    meta = load_metadata(args.model or default_model_uri(args.tracking_uri), args.tracking_uri)
     gray = to_gray(image)
     boxes = make_detector(args.detector, yunet_model=args.yunet_model)(image, gray)
     if not boxes:

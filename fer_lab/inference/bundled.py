@@ -15,6 +15,8 @@ from fer_lab.paths import PACKAGE_DIR
 from fer_lab.tracking.model_io import ModelMetadata
 
 BUNDLED_URI = "bundled"
+BUNDLED_ALIAS = "bundled"
+"""The registry alias `python -m fer_lab.bundle register` gives the bundled model's version."""
 BUNDLED_DIR = PACKAGE_DIR / "assets" / "reference"
 MODEL_FILE, INFO_FILE, CARD_FILE = "model.keras", "model.json", "MODEL_CARD.md"
 
@@ -49,3 +51,142 @@ def write_bundled_model(model, metadata: ModelMetadata, card: dict, folder: Path
     model.save(folder / MODEL_FILE)
     (folder / INFO_FILE).write_text(json.dumps({"metadata": metadata.to_dict(), "card": card}, indent=2) + "\n")
     return bundled_model(folder)
+
+
+def bundled_mlflow_model(cache: Path) -> Path:
+    """The bundled model as an MLflow model folder under `cache` (written once), for `mlflow models serve`."""
+    import hashlib
+
+    bundled = bundled_model()
+    digest = hashlib.sha256(bundled.model_file.read_bytes()).hexdigest()[:16]
+    folder = Path(cache) / f"bundled-{digest}"
+    if not (folder / "MLmodel").is_file():
+        import keras
+        import mlflow
+        import numpy as np
+        from mlflow.models import infer_signature
+
+        from fer_lab.tracking.model_io import METADATA_KEY
+
+        model = keras.saving.load_model(bundled.model_file, compile=False)
+        size = bundled.metadata.image_size
+        x = np.zeros((1, size, size, 1), dtype="float32")
+        tmp = folder.with_name(folder.name + ".tmp")
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp)
+        mlflow.keras.save_model(model, str(tmp), signature=infer_signature(x, np.asarray(model.predict(x, verbose=0))),
+                                metadata={METADATA_KEY: bundled.metadata.to_dict()})
+        tmp.rename(folder)
+    return folder
+
+
+def write_from_run(model_uri: str, command: str, tracking_uri: str | None = None,
+                   folder: Path | None = None) -> BundledModel:
+    """Make the logged model at `model_uri` the bundled one, with a card of its training run's numbers."""
+    from fer_lab.tracking.model_io import load_logged_model, training_run
+    from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG
+    from fer_lab.tracking.uri import configure_tracking
+
+    configure_tracking(tracking_uri)
+    model, metadata = load_logged_model(model_uri)
+    run = training_run(model_uri)
+    if run is None:
+        raise FerLabError(f"{model_uri} has no training run in this tracking store: the card needs its metrics")
+    metrics, tags, params = run.data.metrics, run.data.tags, run.data.params
+    missing = [k for k in CARD_METRICS if k not in metrics]
+    if missing:
+        raise FerLabError(f"run {run.info.run_id} lacks {', '.join(missing)}: bundle a model evaluated on a "
+                          "validation and a test split by `python -m fer_lab.train`")
+    card = {"model_name": metadata.model_name, "run_id": run.info.run_id, "command": command,
+            "commit": tags.get("git_commit", "unknown"), "hardware": tags.get("hardware", "unknown"),
+            "data": Path(tags.get("data.source", "unknown")).name,
+            "splits": {s: tags.get(f"data.{s}_origin") for s in ("train", "val", "test")},
+            "val_fingerprint": tags.get(VAL_FINGERPRINT_TAG), "tta": params.get("evaluation.tta", "none"),
+            **{k: round(metrics[k], 4) for k in CARD_METRICS},
+            "train_minutes": round(metrics.get("train_seconds", 0.0) / 60, 1),
+            "epochs": int(metrics.get("epochs_trained", 0)), "params": int(model.count_params())}
+    bundled = write_bundled_model(model, metadata, card, folder)
+    card["size_mb"] = round(bundled.model_file.stat().st_size / 2**20, 2)
+    card["ms_per_face"] = round(_ms_per_face(model, metadata, card["tta"]), 2)
+    bundled = write_bundled_model(model, metadata, card, folder)
+    (bundled.folder / CARD_FILE).write_text(render_card(bundled))
+    return bundled
+
+
+CARD_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "test_recall_disgust",
+                "test_recall_fear")
+
+
+def render_card(bundled: BundledModel) -> str:
+    """MODEL_CARD.md: what the bundled model is, how it was made and how well it does, by split."""
+    c, m = bundled.card, bundled.metadata
+    return f"""# fer_lab bundled reference model: {c['model_name']}
+
+Used by `python -m fer_lab.app`, `predict`, `live`, `serve` and `EmotionRecognizer` when the registry has no
+`models:/fer_lab@champion`; its model URI is `bundled`.
+
+| | |
+|---|---|
+| input | {m.image_size}x{m.image_size} grayscale face, raw 0..255 pixels, face margin {m.face_margin} |
+| classes | {', '.join(m.class_names)} |
+| parameters | {c['params']:,} ({c['size_mb']} MB file) |
+| data | {c['data']}: train = {c['splits']['train']}; val = {c['splits']['val']}; test = {c['splits']['test']} |
+| training | {c['train_minutes']} min, {c['epochs']} epochs on {c['hardware']} |
+| command | `{c['command']}` |
+| commit | {c['commit']} (MLflow run {c['run_id']}) |
+
+Checkpoint chosen on validation accuracy only. Scores with test-time augmentation `{c['tta']}` (the live default):
+
+| split | accuracy | macro-F1 | disgust recall | fear recall |
+|---|---|---|---|---|
+| val | {c['val_accuracy']:.4f} | {c['val_macro_f1']:.4f} | | |
+| test | {c['test_accuracy']:.4f} | {c['test_macro_f1']:.4f} | {c['test_recall_disgust']:.4f} | {c['test_recall_fear']:.4f} |
+
+Speed: {c['ms_per_face']} ms per face (model only, tta={c['tta']}, one face per call, on the training machine).
+"""
+
+
+def register_bundled(name: str, tracking_uri: str | None = None) -> str:
+    """Log the bundled model as a new version of `name` with alias `bundled`; returns the version."""
+    import keras
+    import mlflow
+    import numpy as np
+
+    from fer_lab.tracking.model_io import log_keras_model
+    from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG
+    from fer_lab.tracking.runs import ensure_experiment
+    from fer_lab.tracking.uri import configure_tracking
+
+    bundled = bundled_model()
+    mlflow.set_experiment(experiment_id=ensure_experiment("bundled", configure_tracking(tracking_uri)))
+    model = keras.saving.load_model(bundled.model_file, compile=False)
+    size = bundled.metadata.image_size
+    card = bundled.card
+    with mlflow.start_run(run_name="bundled_reference"):
+        mlflow.set_tags({"fer_lab.bundled_from_run": card.get("run_id", ""),
+                         **({VAL_FINGERPRINT_TAG: card["val_fingerprint"]} if card.get("val_fingerprint") else {})})
+        mlflow.log_metrics({k: float(card[k]) for k in CARD_METRICS if k in card})
+        info = log_keras_model(model, bundled.metadata, np.zeros((1, size, size, 1), "float32"), name)
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient().set_registered_model_alias(name, BUNDLED_ALIAS, version)
+    return version
+
+
+def _ms_per_face(model, metadata: ModelMetadata, tta: str) -> float:
+    """Median ms to classify one face with `tta`, as live inference calls the model."""
+    import time
+
+    import numpy as np
+
+    from fer_lab.inference.recognizer import EmotionRecognizer
+
+    recognizer = EmotionRecognizer(model, metadata, detector=lambda frame, gray: [], tta=tta)
+    face = np.random.default_rng(0).uniform(0, 255, (1, metadata.image_size, metadata.image_size, 1))
+    times = []
+    for _ in range(60):
+        start = time.perf_counter()
+        recognizer.predict_proba(face)
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times[10:]))

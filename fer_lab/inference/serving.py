@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from fer_lab.errors import FerLabError
+from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
 from fer_lab.inference.faces import Box
 from fer_lab.tracking.model_io import METADATA_KEY, ModelMetadata
 
@@ -19,8 +20,11 @@ ENDPOINT = "/invocations"
 
 
 def load_metadata(model_uri: str, tracking_uri: str | None = None) -> ModelMetadata:
-    """The fer_lab metadata logged with a model, without loading the model itself."""
+    """The fer_lab metadata logged with a model (or the bundled model's), without loading the model itself."""
     import mlflow
+
+    if model_uri == BUNDLED_URI:
+        return bundled_model().metadata
 
     from fer_lab.tracking.uri import configure_tracking
 
