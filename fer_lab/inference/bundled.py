@@ -160,11 +160,11 @@ def register_bundled(name: str, tracking_uri: str | None = None) -> str:
     from fer_lab.tracking.uri import configure_tracking
 
     bundled = bundled_model()
-    mlflow.set_experiment(experiment_id=ensure_experiment("bundled", configure_tracking(tracking_uri)))
+    experiment_id = ensure_experiment("bundled", configure_tracking(tracking_uri))
     model = keras.saving.load_model(bundled.model_file, compile=False)
     size = bundled.metadata.image_size
     card = bundled.card
-    with mlflow.start_run(run_name="bundled_reference"):
+    with mlflow.start_run(experiment_id=experiment_id, run_name="bundled_reference"):
         mlflow.set_tags({"fer_lab.bundled_from_run": card.get("run_id", ""),
                          **({VAL_FINGERPRINT_TAG: card["val_fingerprint"]} if card.get("val_fingerprint") else {})})
         mlflow.log_metrics({k: float(card[k]) for k in CARD_METRICS if k in card})
