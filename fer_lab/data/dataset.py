@@ -59,7 +59,7 @@ def load_dataset(cfg: DictConfig, seed: int) -> FerData:
     """Load the images cfg (the `data` config node) describes and split them into train/val/test."""
     cfg = data_config(cfg)  # typed once, for the loader and the split plan
     raw = DATA_SOURCES[cfg.source](cfg, seed)
-    plan = plan_splits(raw.x, raw.labels, raw.usage, cfg, seed, raw.usage_names)
+    plan = plan_splits(raw.x, raw.labels, raw.usage, cfg, seed, raw.usage_names, raw.groups)
     splits = {name: Split(name, raw.x[rows], raw.y[rows], plan.origins[name]) for name, rows in plan.indices.items()}
     return FerData(splits["train"], splits["val"], splits.get("test"), raw.class_names, raw.source,
                    raw.notes + plan.notes)

@@ -37,6 +37,7 @@ class RawImages:
     notes: tuple[str, ...] = ()
     names: np.ndarray | None = None  # per-row identifier: "data row 17", "train/angry/x.jpg", ...
     usage_names: dict[str, str] = field(default_factory=dict)  # how the source shows a Usage, if not as itself
+    groups: np.ndarray | None = None  # per-row group (person, session): no group is ever on two sides of a split
 
     @property
     def labels(self) -> np.ndarray:
@@ -98,9 +99,10 @@ def resolve_path(value, key: str, how_to_get: str = GET_FER2013) -> Path:
 
 def raw_images(arrays: dict[str, np.ndarray], class_names: tuple[str, ...], source: str, notes: list[str],
                y: np.ndarray | None = None, usage_names: dict[str, str] | None = None) -> RawImages:
-    """RawImages from loader arrays (x, labels, usage, notes, optional names); hard labels become one-hot
+    """RawImages from loader arrays (x, labels, usage, notes, optional names and groups); hard labels become one-hot
     unless distributions y are given."""
     if y is None:
         y = np.eye(len(class_names), dtype=np.float32)[arrays["labels"]]
     return RawImages(arrays["x"], y, arrays["usage"], class_names, source,
-                     tuple(arrays["notes"].tolist()) + tuple(notes), arrays.get("names"), dict(usage_names or {}))
+                     tuple(arrays["notes"].tolist()) + tuple(notes), arrays.get("names"), dict(usage_names or {}),
+                     arrays.get("groups"))

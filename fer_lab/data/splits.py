@@ -9,6 +9,7 @@ pixels occur in test.
 from __future__ import annotations
 
 import enum
+import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -60,10 +61,12 @@ def check_split_config(cfg: DictConfig) -> None:
 
 
 def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictConfig, seed: int,
-                usage_names: Mapping[str, str] | None = None) -> SplitPlan:
-    """Assign rows to train/val/test as cfg (val_from, val_fraction, test_split, drop_cross_split_duplicates) says.
+                usage_names: Mapping[str, str] | None = None, groups: np.ndarray | None = None) -> SplitPlan:
+    """Assign rows to train/val/test as cfg (val_from, val_fraction, test_split, drop_cross_split_duplicates,
+    shots_per_class) says.
 
     usage_names: how the source names its Usage values in origins and notes (default: the Usage itself).
+    groups: per-row group ids; validation then takes whole groups, and a plan with a group on two sides is refused.
     """
     names = dict(usage_names or {})
 
@@ -95,11 +98,17 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
         origins["train"], origins["val"] = shown("Training"), shown("PublicTest")
     else:
         fraction = float(cfg.val_fraction)
-        val = stratified_sample(labels[training], fraction, seed)
-        pct = f"{fraction * 100:g}%"
+        if groups is None:
+            val = stratified_sample(labels[training], fraction, seed)
+        else:
+            val = group_sample(labels[training], groups[training], fraction, seed)
+        pct = f"{fraction * 100:g}%" + ("" if groups is None else " of the groups")
         indices["train"], indices["val"] = np.delete(training, val), training[val]
         origins["train"] = f"{shown('Training')} minus stratified {pct} validation"
         origins["val"] = f"stratified {pct} of {shown('Training')}"
+    if shots := cfg.get("shots_per_class"):
+        indices["train"] = few_shot(indices["train"], labels, int(shots), seed)
+        origins["train"] += f", {shots} images per class"
     used = np.concatenate(list(indices.values()))
     for name in ("PublicTest", "PrivateTest"):
         if n := int(np.count_nonzero(usage == name)) - int(np.count_nonzero(usage[used] == name)):
@@ -116,7 +125,59 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
                 origins[name] += f", minus {dropped[name]} exact copies of {later} images"
         notes.append(f"dropped {dropped['train']} train and {dropped['val']} validation images whose exact pixels "
                      "also occur in a later split (val or test)")
+    if groups is not None:
+        check_no_group_leaks(indices, groups)
     return SplitPlan(indices, origins, tuple(notes), dropped)
+
+
+def check_no_group_leaks(indices: dict[str, np.ndarray], groups: np.ndarray) -> None:
+    """Refuse a plan in which a group has rows in two splits."""
+    names = list(indices)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            shared = np.intersect1d(groups[indices[a]], groups[indices[b]])
+            if shared.size:
+                raise FerLabError(f"the {a} and {b} splits share {shared.size} groups ({', '.join(shared[:5])}): "
+                                  "one group's images must stay on one side; check data.group_pattern")
+
+
+def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The fold (0..folds-1) of every row: whole groups dealt into seeded folds with similar class shares."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_groups = len(np.unique(groups))
+    if folds > n_groups:
+        raise FerLabError(f"data.folds={folds} is more than the {n_groups} groups in the data: every fold needs "
+                          f"at least one group; use data.folds <= {n_groups}")
+    fold = np.empty(len(labels), np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # classes rarer than the fold count are dealt as they can be
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        for k, (_, rows) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
+            fold[rows] = k
+    return fold
+
+
+def group_sample(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted positions of whole groups holding about `fraction` of the rows, with similar class shares."""
+    parts = max(2, round(1 / fraction))
+    if len(np.unique(groups)) < parts:
+        raise FerLabError(f"{len(np.unique(groups))} groups in the training folds are too few for a "
+                          f"{fraction:g} validation share of whole groups; raise data.val_fraction or add groups")
+    return np.flatnonzero(group_folds(labels, groups, parts, seed) == 0)
+
+
+def few_shot(rows: np.ndarray, labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
+    """`shots` seeded rows of each class among `rows` (sorted)."""
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in np.unique(labels[rows]):
+        of_class = rows[labels[rows] == c]
+        if of_class.size < shots:
+            raise FerLabError(f"data.shots_per_class={shots} but class number {c} has only {of_class.size} training "
+                              "images in this split; lower data.shots_per_class")
+        picked.append(rng.choice(of_class, shots, replace=False))
+    return np.sort(np.concatenate(picked))
 
 
 def stratified_sample(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
