@@ -1,8 +1,8 @@
 """data.source=class_folders: your own dataset, ROOT/<class>/<image files>, with its own label set.
 
 Class names come from the folder names, optionally renamed by data.class_map (`[anger:angry, sadness:sad]`)
-or left out by data.drop_folders (`[contempt]`). With data.group_pattern (a regex on the file name, e.g. `^(S\\d+)_` for CK+ subjects) the
-images of one group never sit on two sides of a split. The groups are dealt into data.folds stratified folds
+or left out by data.drop_folders (`[contempt]`). With data.group_pattern (a regex on the file name, e.g.
+`^(S\\d+)_` for CK+ subjects) the images of one group never sit on two sides of a split. The groups are dealt into data.folds stratified folds
 (seeded): fold data.test_fold is the test split, validation is a group-aware share of the other folds.
 """
 
