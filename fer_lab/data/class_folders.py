@@ -2,8 +2,9 @@
 
 Class names come from the folder names, optionally renamed by data.class_map (`[anger:angry, sadness:sad]`)
 or left out by data.drop_folders (`[contempt]`). With data.group_pattern (a regex on the file name, e.g.
-`^(S\\d+)_` for CK+ subjects) the images of one group never sit on two sides of a split. The groups are dealt into data.folds stratified folds
-(seeded): fold data.test_fold is the test split, validation is a group-aware share of the other folds.
+`^(S\\d+)_` for CK+ subjects) the images of one group never sit on two sides of a split. The groups are
+dealt into data.folds stratified folds (seeded): fold data.test_fold is the test split, validation is a
+group-aware share of the other folds.
 """
 
 from __future__ import annotations
