@@ -17,7 +17,7 @@ FOLDERS = ("anger", "contempt", "happy", "sadness")
 PATTERN = r"^(S\d+)_"
 
 
-def make_people(root: Path, subjects: int = 12, frames: int = 3, seed: int = 0) -> Path:
+def make_people(root: Path, subjects: int = 12, frames: int = 3, seed: int = 0, size: int = SIZE) -> Path:
     """ROOT/<class>/S<subject>_<frame>.png: every subject has `frames` images in two of the classes."""
     rng = np.random.default_rng(seed)
     for s in range(subjects):
@@ -25,7 +25,7 @@ def make_people(root: Path, subjects: int = 12, frames: int = 3, seed: int = 0) 
             folder = root / name
             folder.mkdir(parents=True, exist_ok=True)
             for f in range(frames):
-                cv2.imwrite(str(folder / f"S{s:03d}_{name}_{f}.png"), rng.integers(0, 256, (SIZE, SIZE), np.uint8))
+                cv2.imwrite(str(folder / f"S{s:03d}_{name}_{f}.png"), rng.integers(0, 256, (size, size), np.uint8))
     return root
 
 

@@ -12,7 +12,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from fer_lab.errors import FerLabError
-from fer_lab.models import MODELS, build_model, has_backbone, set_backbone_trainable
+from fer_lab.models import MODELS, build_model, has_backbone, set_body_trainable
 from fer_lab.models.backbones import PREPROCESSING, application_names
 from fer_lab.paths import CONF_DIR
 
@@ -70,7 +70,6 @@ def test_every_model_config_builds(compose_model, name):
     assert model.output_shape == (None, 7) and model.name == model_cfg.name
     assert model.get_layer("predictions").dtype_policy.compute_dtype == "float32"
     assert has_backbone(model) == backbone
-    assert ("fine_tune" in model_cfg) == backbone
 
 
 def test_block_configs_override_custom_cnn(compose_model):
@@ -95,7 +94,7 @@ def test_backbone_trains_one_step(compose_model, name):
     model_cfg, aug_cfg = compose_model(name, *SMALL_BACKBONE, "augmentation=light")
     model = build_model(model_cfg, aug_cfg, input_shape=(36, 36, 1))  # resized to 32 inside
     assert model.get_layer("resize").output.shape[1:3] == (32, 32)
-    set_backbone_trainable(model, 4)
+    set_body_trainable(model, 4)
     x = images(size=36)
     train_one_step(model, x)
     assert_probabilities(model, x)
@@ -215,44 +214,49 @@ def trainable_layers(backbone):
     return [layer for layer in backbone.layers if layer.trainable and layer.weights]
 
 
-def test_set_backbone_trainable_counts_and_keeps_batchnorm_frozen(compose_model):
+def test_set_body_trainable_counts_and_keeps_batchnorm_frozen(compose_model):
     model = build_model(compose_model("resnet50v2", *SMALL_BACKBONE)[0], None, input_shape=(32, 32, 1))
     backbone = model.get_layer("backbone")
     batchnorm = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
     head_weights = len(model.get_layer("dense1").trainable_weights + model.get_layer("predictions").trainable_weights)
     assert not backbone.trainable_weights and len(model.trainable_weights) == head_weights  # built frozen
 
-    set_backbone_trainable(model, 36)
+    set_body_trainable(model, 36)
     top = backbone.layers[-36:]
     expected = [layer for layer in top if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
     assert trainable_layers(backbone) == expected and expected
     assert not any(layer.trainable for layer in batchnorm)
 
-    set_backbone_trainable(model, -1)
+    set_body_trainable(model, -1)
     assert len(trainable_layers(backbone)) == sum(1 for layer in backbone.layers if layer.weights) - len(batchnorm)
     assert not any(layer.trainable for layer in batchnorm)
 
     for frozen in (0, None):
-        set_backbone_trainable(model, frozen)
+        set_body_trainable(model, frozen)
         assert not backbone.trainable_weights and len(model.trainable_weights) == head_weights
 
     with pytest.raises(FerLabError, match="model.fine_tune.unfreeze_top"):
-        set_backbone_trainable(model, -2)
+        set_body_trainable(model, -2)
 
 
 def test_batchnorm_runs_in_inference_mode_while_fine_tuning(compose_model):
     model_cfg, _ = compose_model("resnet50v2", *SMALL_BACKBONE, "model.head.dropout=0")
     model = build_model(model_cfg, None, input_shape=(32, 32, 1))
-    set_backbone_trainable(model, -1)
+    set_body_trainable(model, -1)
     x = images(4).astype("float32")
     np.testing.assert_allclose(model(x, training=True), model(x, training=False), atol=1e-5)
 
 
-def test_set_backbone_trainable_ignores_models_without_backbone(compose_model):
+def test_a_cnn_is_built_trainable_and_its_body_is_the_layers_before_the_head(compose_model):
     model = build_model(compose_model("cnn_tiny")[0], None, input_shape=(32, 32, 1))
-    before = len(model.trainable_weights)
-    set_backbone_trainable(model, 0)
-    assert not has_backbone(model) and len(model.trainable_weights) == before
+    names = [layer.name for layer in model.layers]
+    body, head = model.layers[:names.index("flatten")], model.layers[names.index("flatten"):]
+    assert not has_backbone(model) and all(layer.trainable for layer in model.layers)
+    set_body_trainable(model, 0)
+    assert not any(layer.trainable for layer in body if layer.weights) and all(layer.trainable for layer in head)
+    set_body_trainable(model, -1)
+    assert all(layer.trainable == (not isinstance(layer, keras.layers.BatchNormalization))
+               for layer in body if layer.weights)
 
 
 @pytest.mark.parametrize("name, overrides", [
@@ -263,7 +267,7 @@ def test_set_backbone_trainable_ignores_models_without_backbone(compose_model):
 def test_saved_model_loads_and_predicts_the_same(compose_model, tmp_path, name, overrides):
     model_cfg, aug_cfg = compose_model(name, *overrides)
     model = build_model(model_cfg, aug_cfg, input_shape=(32, 32, 1))
-    set_backbone_trainable(model, 10)
+    set_body_trainable(model, 10)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)

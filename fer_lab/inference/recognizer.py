@@ -10,11 +10,11 @@ import numpy as np
 
 from fer_lab.config import TTA_MODES, require
 from fer_lab.errors import FerLabError
-from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
 from fer_lab.inference.detectors import make_detector
 from fer_lab.inference.faces import Box, FaceDetector, crop_faces, to_gray
+from fer_lab.inference.loading import load_model, load_model_file
 from fer_lab.labels import EMOTIONS
-from fer_lab.tracking.model_io import ModelMetadata, load_logged_model, registry_uri
+from fer_lab.tracking.model_io import ModelMetadata, registry_uri
 from fer_lab.tracking.registry import CHAMPION, REGISTERED_MODEL_NAME
 
 BATCH = 256
@@ -76,36 +76,13 @@ class EmotionRecognizer:
     def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
         """models:/name@alias, models:/name/3, runs:/<run id>/model, an MLflow model folder, a .keras file,
         or `bundled` (the reference model shipped in the package)."""
-        if str(uri) == BUNDLED_URI:
-            bundled = bundled_model()
-            meta = bundled.metadata
-            return cls.from_file(bundled.model_file, meta.class_names, meta.image_size, meta.face_margin,
-                                 model_name=meta.model_name, **kwargs)
-        if str(uri).endswith(".keras"):
-            return cls.from_file(uri, **kwargs)
-        from fer_lab.tracking.uri import configure_tracking
-
-        configure_tracking(tracking_uri)
-        model, metadata = load_logged_model(str(uri))
-        return cls(model, metadata, **kwargs)
+        return cls(*load_model(uri, tracking_uri), **kwargs)
 
     @classmethod
     def from_file(cls, path: str | Path, class_names: Sequence[str] = EMOTIONS, image_size: int | None = None,
                   face_margin: float = 0.0, model_name: str | None = None, **kwargs) -> "EmotionRecognizer":
         """A local .keras file; what MLflow metadata would say is given here (image_size: the model's)."""
-        import keras
-
-        from fer_lab.models import load_with_jit
-
-        if not Path(path).is_file():
-            raise FerLabError(f"model file {path} not found; pass a .keras file or a models:/ URI")
-        try:
-            model = load_with_jit(lambda: keras.saving.load_model(path, compile=False))
-        except Exception as err:  # keras raises ValueError, OSError, zipfile errors...
-            raise FerLabError(f"cannot load Keras model {path}: {err}") from None
-        size = image_size or model.input_shape[1]
-        metadata = ModelMetadata(tuple(class_names), int(size), float(face_margin), model_name or Path(path).stem)
-        return cls(model, metadata, **kwargs)
+        return cls(*load_model_file(path, class_names, image_size, face_margin, model_name), **kwargs)
 
     @property
     def class_names(self) -> tuple[str, ...]:

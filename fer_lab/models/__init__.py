@@ -14,13 +14,14 @@ from omegaconf import DictConfig
 from fer_lab.config import require
 from fer_lab.models.arch import MODELS
 from fer_lab.models.augmentation import allow_jit, augmentation_block, augmentation_settings, load_with_jit
-from fer_lab.models.backbones import caches_head_features, has_backbone, set_backbone_trainable
+from fer_lab.models.backbones import caches_head_features, has_backbone
+from fer_lab.models.body import body_layers, head_input, set_body_trainable
 from fer_lab.registry import import_submodules
 
 CROP = "input_crop"  # name of the model.input_crop layer (TTA looks for it)
 
 __all__ = ["CROP", "MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
-           "load_with_jit", "set_backbone_trainable"]
+           "load_with_jit", "set_body_trainable", "body_layers", "head_input"]
 
 import_submodules(__name__)
 
@@ -31,7 +32,7 @@ def build_model(model_cfg: DictConfig | dict, augmentation_cfg: DictConfig | dic
 
     model.arch (default: model.name) picks the architecture; the config is checked against its schema.
     model.input_crop (pixels, optional) center-crops every image to that side after augmentation, in training
-    and inference alike. A backbone starts frozen (set_backbone_trainable(model, 0)); unfreeze layers before
+    and inference alike. A backbone starts frozen (set_body_trainable(model, 0)); unfreeze layers before
     compiling.
     """
     arch = model_cfg.get("arch") or model_cfg.get("name")
@@ -52,5 +53,6 @@ def build_model(model_cfg: DictConfig | dict, augmentation_cfg: DictConfig | dic
         x = keras.layers.CenterCrop(crop, crop, name=CROP)(x)
         size = crop
     model = keras.Model(inputs, build(x, cfg, size, num_classes), name=str(cfg.name))
-    set_backbone_trainable(model, 0)
+    if has_backbone(model):
+        set_body_trainable(model, 0)
     return allow_jit(model)

@@ -10,8 +10,8 @@ A module defining one in fer_lab/models/ registers itself; conf/model/my_net.yam
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
 
 import keras
 from omegaconf import DictConfig
@@ -28,6 +28,22 @@ MODELS: Registry[Builder] = Registry("model", "arch")
 
 
 @dataclass
+class FineTuneConfig:
+    """Two training phases for a pretrained model (read by the trainer): first `head_epochs` epochs train the head
+    with the body (a backbone, or every layer before the head) frozen; then its top `unfreeze_top` layers (-1 =
+    all) are unfrozen, BatchNorm kept frozen, and the model is recompiled at learning_rate * lr_factor for the
+    remaining trainer.epochs. With fine_tune=null, or without pretrained weights, the model trains in one
+    phase."""
+
+    head_epochs: int = 5
+    unfreeze_top: int = -1
+    lr_factor: float = 0.1
+    # train the head epochs on body features computed once: auto (when the augmentation has no random
+    # layers and mixup is 0, e.g. augmentation=none) | true (require it) | false
+    cache_features: Any = "auto"
+
+
+@dataclass
 class ModelConfig:
     """The keys every architecture has; an architecture's config dataclass extends it."""
 
@@ -36,3 +52,8 @@ class ModelConfig:
     # null, or a side in pixels in [S/2, S): centre-crop after augmentation, in training and inference alike;
     # with random translation a random crop (42 of 48 px: ~27% less compute per image)
     input_crop: Optional[int] = None
+    # start from a trained fer_lab model of the same architecture: models:/name@alias, models:/name/3,
+    # runs:/<id>/model, a .keras file or `bundled`. Every layer's weights are copied; the head's only when the
+    # class names match (reordered if needed), else it starts fresh
+    init_from: Optional[str] = None
+    fine_tune: Optional[FineTuneConfig] = field(default_factory=FineTuneConfig)  # null: one phase

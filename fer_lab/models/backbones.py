@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import keras
 from omegaconf import DictConfig
@@ -44,22 +44,6 @@ class HeadConfig:
 
 
 @dataclass
-class FineTuneConfig:
-    """Two training phases (read by the trainer): first `head_epochs` epochs train the head with the whole
-    backbone frozen; then the top `unfreeze_top` backbone layers (entries of backbone.layers, pooling, activation
-    and padding layers included; -1 = all) are unfrozen, BatchNorm kept frozen, and the model is recompiled at
-    learning_rate * lr_factor for the remaining trainer.epochs. Without fine_tune (null), or with weights=null,
-    the whole backbone trains in one phase."""
-
-    head_epochs: int = 5
-    unfreeze_top: int = -1
-    lr_factor: float = 0.1
-    # train the head epochs on backbone features computed once: auto (when the augmentation has no random
-    # layers and mixup is 0, e.g. augmentation=none) | true (require it) | false
-    cache_features: Any = "auto"
-
-
-@dataclass
 class ApplicationConfig(ModelConfig):
     """augmentation (training only) -> Resizing to input_size -> gray replicated to RGB -> the backbone's own
     preprocessing -> the backbone without its top (BatchNorm layers always frozen: they keep the ImageNet
@@ -69,7 +53,6 @@ class ApplicationConfig(ModelConfig):
     input_size: int = 96            # side the images are resized to (>= 32); 96 is CPU-friendly, 224 is ImageNet's
     l2: float = 0.0                 # L2 weight decay on the head's dense kernels; 0 disables
     head: HeadConfig = field(default_factory=HeadConfig)
-    fine_tune: Optional[FineTuneConfig] = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +72,7 @@ class Application:
                 "224 is the ImageNet size")
         units, dropout = check_head(cfg.head.dense, cfg.head.dropout, "model.head.dense", "model.head.dropout")
         regularizer = l2_regularizer(cfg.l2)
-        backbone = self.backbone(cfg.weights, size)
+        backbone = self.backbone(None if cfg.get("init_from") else cfg.weights, size)  # init_from brings them
 
         if size != image_size:
             x = keras.layers.Resizing(size, size, name="resize")(x)
@@ -97,7 +80,7 @@ class Application:
         if self.preprocessing:
             x = PREPROCESSING[self.preprocessing]()(x)
         # Keras 3 lets fit()'s training=True override this training=False; BatchNormalization still runs in
-        # inference mode because set_backbone_trainable keeps every BN layer trainable=False.
+        # inference mode because set_body_trainable keeps every BN layer trainable=False.
         x = backbone(x, training=False)
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
         return classifier_head(x, units, dropout, regularizer, num_classes)
@@ -186,24 +169,3 @@ def caches_head_features(model_cfg: DictConfig, augmentation_cfg: DictConfig | N
         raise FerLabError("model.fine_tune.cache_features=true needs fixed backbone outputs, but the augmentation "
                           "has random layers or mixup: set augmentation=none or model.fine_tune.cache_features=false.")
     return fixed and setting is not False
-
-
-def set_backbone_trainable(model: keras.Model, trainable_top_layers: int | None) -> None:
-    """Freeze the backbone (None or 0), unfreeze its top N layers (N > 0) or all of it (-1).
-
-    N counts entries of backbone.layers from the top, as in the Keras fine-tuning guide.
-    BatchNormalization layers always stay frozen. The head stays trainable. Recompile afterwards.
-    A model without a backbone is left unchanged.
-    """
-    if not has_backbone(model):
-        return
-    n = trainable_top_layers or 0
-    require(isinstance(n, int) and n >= -1, "model.fine_tune.unfreeze_top", trainable_top_layers,
-            "-1 (whole backbone), 0 (frozen) or the number of top backbone layers to fine-tune")
-    backbone = model.get_layer(BACKBONE)
-    backbone.trainable = n != 0
-    if n == 0:
-        return
-    first = 0 if n == -1 else max(len(backbone.layers) - n, 0)
-    for i, layer in enumerate(backbone.layers):
-        layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)

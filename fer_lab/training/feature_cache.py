@@ -15,18 +15,17 @@ import time
 import keras
 import numpy as np
 
-HEAD_INPUT = "gap"  # the GlobalAveragePooling2D layer of a backbone model: its output feeds the head
-
+from fer_lab.models import head_input
 
 def backbone_features(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
     """What the frozen part of `model` (resizing, preprocessing, backbone, pooling) outputs for `x`."""
-    frozen = keras.Model(model.input, model.get_layer(HEAD_INPUT).output)
+    frozen = keras.Model(model.input, model.get_layer(head_input(model)).output)
     return frozen.predict(x, batch_size=batch_size, verbose=0)
 
 
 def head_model(model: keras.Model) -> keras.Model:
     """The layers after the pooling of `model`, as a model on pooled features; layers and weights are shared."""
-    return keras.Model(model.get_layer(HEAD_INPUT).output, model.output, name=f"{model.name}_head")
+    return keras.Model(model.get_layer(head_input(model)).output, model.output, name=f"{model.name}_head")
 
 
 def fit_head_on_features(model: keras.Model, head: keras.Model, inputs: dict, validation_data: tuple,

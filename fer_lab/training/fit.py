@@ -1,4 +1,4 @@
-"""Resumable fitting in phases: one phase for a CNN, head-then-fine-tune for a pretrained backbone."""
+"""Resumable fitting in phases: one phase from scratch, head-then-fine-tune for a pretrained model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import keras
 from omegaconf import DictConfig
 
 from fer_lab.data import FerData
-from fer_lab.models import caches_head_features, has_backbone, set_backbone_trainable
+from fer_lab.models import caches_head_features, has_backbone, set_body_trainable
 from fer_lab.training.batches import MixupBatches
 from fer_lab.training.callbacks import EpochLine, Throughput, TimeBudget
 from fer_lab.training.checkpoint import Checkpointing, CheckpointStore, RunState
@@ -40,17 +40,16 @@ class FitResult:
 
 
 def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
-    """Two phases for a pretrained backbone (frozen head training, then fine-tuning the top layers).
+    """Two phases for a pretrained model with model.fine_tune (frozen body while the head trains, then
+    fine-tuning the body's top layers); pretrained: ImageNet backbone weights or model.init_from.
 
-    A backbone trained from scratch (weights=null) trains whole in one phase: a frozen random backbone
-    teaches the head nothing.
+    A model trained from scratch trains whole in one phase: a frozen random body teaches the head nothing.
     """
     lr, epochs = float(cfg.optimizer.learning_rate), int(cfg.trainer.epochs)
-    if not has_backbone(model):
-        return [Phase("train", 0, epochs, None, lr)]
     fine_tune = cfg.model.get("fine_tune")
-    if cfg.model.get("weights") is None or not fine_tune:
-        return [Phase("train", 0, epochs, -1, lr)]
+    pretrained = cfg.model.get("init_from") or (has_backbone(model) and cfg.model.get("weights") is not None)
+    if not (fine_tune and pretrained):
+        return [Phase("train", 0, epochs, -1 if has_backbone(model) else None, lr)]
     head = min(int(fine_tune.head_epochs), epochs)
     phases = [Phase("head", 0, head, 0, lr)] if head else []
     if head < epochs:
@@ -90,7 +89,8 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
         if restore:
             model, restore = store.load_last(), False
         if state.phase != phase.name:
-            set_backbone_trainable(model, phase.trainable_top)
+            if phase.trainable_top is not None:
+                set_body_trainable(model, phase.trainable_top)
             compile_model(model, cfg, phase.learning_rate)
         callbacks = [throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
                                                      cfg.trainer.monitor, budget[0] if budget else None),

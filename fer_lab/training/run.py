@@ -24,6 +24,7 @@ from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
 from fer_lab.training.checks import validate_train_config
 from fer_lab.training.fit import FitResult, fit_resumable
+from fer_lab.training.init_from import initialize_from
 from fer_lab.training.precision import dtype_policy, float32_model
 from fer_lab.training.seeding import seed_everything
 
@@ -53,6 +54,8 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     precision = cfg.trainer.precision
     with dtype_policy(precision):
         model = build()
+    if cfg.model.get("init_from"):
+        print(f"fer_lab: {initialize_from(model, cfg.model.init_from, data.class_names, tracking_uri)}", flush=True)
     store = CheckpointStore.for_config(cfg)
     state = store.load() if cfg.trainer.resume else RunState()
     run_name = cfg.mlflow.run_name or f"{cfg.model.name}-{Path(str(cfg.data.get('path', 'synthetic'))).name}"
@@ -120,7 +123,7 @@ def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | 
     name = cfg.mlflow.registered_model_name
     metadata = ModelMetadata(data.class_names, int(data.train.x.shape[1]),
                              float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name))
-    info = log_keras_model(result.model, metadata, data.val.x[:4], registered_name=name)
+    info = log_keras_model(result.model, metadata, data.val.x[:4], registered_name=name or None)
     version = None if info.registered_model_version is None else str(info.registered_model_version)
     if not (name and version):
         return version, None
