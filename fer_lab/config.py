@@ -75,6 +75,7 @@ class EvaluationConfig:
     crop_fraction: float = 0.875
     sample_grid: int = 36
     unseen_test: bool = True
+    cross_validate: bool = False
 
 
 @dataclass

@@ -1,6 +1,9 @@
 """`python -m fer_lab.evaluate model_uri=... split=test`: metrics, report and confusion matrix of a model, and
 (split=test, unseen_test=true) the metrics on the test rows with no exact copy in train or val. split=val must be
-the model's own validation rows, and split=test must not be (fer_lab.evaluation.held_out)."""
+the model's own validation rows, and split=test must not be (fer_lab.evaluation.held_out).
+
+Data with another label set (data=class_folders) is scored on the classes model and data share, saying what is
+left out; cross_validate=true scores the test split of every fold of data.folds (mean +- std)."""
 
 import hydra
 from omegaconf import DictConfig
@@ -19,8 +22,10 @@ def main(cfg: DictConfig) -> None:
     from fer_lab.data import load_dataset
     from fer_lab.evaluation.held_out import require_honest_split, split_to_score
     from fer_lab.evaluation.tracked import evaluate_and_log
+    from fer_lab.inference.bundled import BUNDLED_URI
+    from fer_lab.inference.loading import load_model
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import load_logged_model, registry_uri, training_run
+    from fer_lab.tracking.model_io import registry_uri, training_run
     from fer_lab.tracking.runs import ensure_experiment
 
     require(cfg.split in ("val", "test"), "split", cfg.split, "val or test")
@@ -28,23 +33,83 @@ def main(cfg: DictConfig) -> None:
     require(isinstance(cfg.unseen_test, bool), "unseen_test", cfg.unseen_test, "true or false")
     uri = str(cfg.model_uri or registry_uri())
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
-    model, meta = load_logged_model(uri)
-    data = load_dataset(cfg.data, seed=cfg.seed)
-    split = split_to_score(data, cfg.split, uri, meta)
-    note = require_honest_split(split, uri, training_run(uri), cfg)
+    model, meta = load_model(uri, tracking_uri)
+    source_run = None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri)
+    folds = _folds(cfg)
+    with mlflow.start_run(experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
+                          run_name=f"evaluate-{cfg.split}" + ("-cv" if folds else "")) as run:
+        data = load_dataset(_fold(cfg.data, 0) if folds else cfg.data, seed=cfg.seed)
+        mlflow.log_params({"model_uri": uri, "split": cfg.split, "tta": cfg.tta, "data.source": data.source,
+                           "cross_validate": bool(folds)})
+        if tuple(data.class_names) == meta.class_names and not folds:
+            split = split_to_score(data, cfg.split, uri, meta)
+            _note(require_honest_split(split, uri, source_run, cfg))
+            evaluation = evaluate_and_log(model, data, [split], tta=cfg.tta, crop_fraction=cfg.crop_fraction,
+                                          unseen_test=cfg.unseen_test)
+            report = evaluation.reports[cfg.split]
+            print(f"{report.summary()}\n{report.text}")
+            if evaluation.unseen_test:
+                print(evaluation.unseen_test.summary())
+        else:
+            _score_folds(model, meta, uri, source_run, cfg, data, folds, run.info.run_id)
+    print(f"fer_lab: logged as MLflow run {run.info.run_id} in {tracking_uri}")
+
+
+def _folds(cfg: DictConfig) -> int:
+    """The number of folds to score (0: just the configured split)."""
+    from fer_lab.errors import FerLabError
+
+    if not cfg.cross_validate:
+        return 0
+    folds = int(cfg.data.get("folds") or 0)
+    if folds < 2 or cfg.split != "test":
+        raise FerLabError("cross_validate=true scores the test split of every fold: use split=test with a dataset "
+                          "split into folds (data=class_folders, data.folds >= 2)")
+    return folds
+
+
+def _fold(data_cfg: DictConfig, fold: int) -> DictConfig:
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(OmegaConf.to_container(data_cfg, resolve=True))
+    cfg.test_fold = fold
+    return cfg
+
+
+def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: str) -> None:
+    """Score the split (of every fold) on the classes model and data share; log per-fold and summary metrics."""
+    import mlflow
+
+    from fer_lab.data import load_dataset
+    from fer_lab.evaluation.folds import FoldScore, FoldSummary
+    from fer_lab.evaluation.held_out import require_honest_split, split_to_score
+    from fer_lab.evaluation.label_sets import score_shared_classes
+    from fer_lab.evaluation.tta import predict_with_tta
+
+    scores, notes = [], []
+    for fold in range(max(folds, 1)):
+        if fold:
+            data = load_dataset(_fold(cfg.data, fold), seed=cfg.seed)
+        split = split_to_score(data, cfg.split, uri, meta, same_classes=False)
+        if tuple(data.class_names) == meta.class_names:
+            _note(require_honest_split(split, uri, source_run, cfg))
+        probs = predict_with_tta(model, split.x, cfg.tta, crop_fraction=cfg.crop_fraction)
+        report, notes = score_shared_classes(probs, split.labels, meta.class_names, data.class_names,
+                                             split=cfg.split, origin=split.origin, tta=cfg.tta)
+        scores.append(FoldScore.of(report))
+        mlflow.log_metrics(report.metrics(), step=fold)
+        print(f"fer_lab: {report.summary()}")
+    for note in notes:
+        _note(note)
+    mlflow.log_text("\n".join(notes) + "\n", "reports/label_sets.txt")
+    summary = FoldSummary(cfg.split, tuple(report.per_class), tuple(scores), cfg.tta)
+    summary.log(run_id)
+    print(f"fer_lab: {summary.summary()}\n{summary.pooled().text}")
+
+
+def _note(note: str | None) -> None:
     if note:
         print(f"fer_lab: note: {note}")
-    with mlflow.start_run(experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
-                          run_name=f"evaluate-{cfg.split}") as run:
-        mlflow.log_params({"model_uri": uri, "split": cfg.split, "split_origin": split.origin,
-                           "tta": cfg.tta, "data.source": data.source})
-        evaluation = evaluate_and_log(model, data, [split], tta=cfg.tta, crop_fraction=cfg.crop_fraction,
-                                      unseen_test=cfg.unseen_test)
-    report = evaluation.reports[cfg.split]
-    print(f"{report.summary()}\n{report.text}")
-    if evaluation.unseen_test:
-        print(evaluation.unseen_test.summary())
-    print(f"fer_lab: logged as MLflow run {run.info.run_id} in {tracking_uri}")
 
 
 if __name__ == "__main__":

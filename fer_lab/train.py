@@ -10,10 +10,12 @@ from fer_lab.tracking.sweep import run_entry
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    from fer_lab.training.cross_validation import cross_validate
     from fer_lab.training.run import run_training
 
     overrides = list(HydraConfig.get().overrides.task)
-    run_entry(lambda parent: run_training(cfg, overrides=overrides, parent_run_id=parent))
+    train = cross_validate if cfg.evaluation.cross_validate else run_training
+    run_entry(lambda parent: train(cfg, overrides=overrides, parent_run_id=parent))
 
 
 if __name__ == "__main__":

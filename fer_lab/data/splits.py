@@ -159,11 +159,13 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -
 
 
 def group_sample(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Sorted positions of whole groups holding about `fraction` of the rows, with similar class shares."""
-    parts = max(2, round(1 / fraction))
-    if len(np.unique(groups)) < parts:
-        raise FerLabError(f"{len(np.unique(groups))} groups in the training folds are too few for a "
-                          f"{fraction:g} validation share of whole groups; raise data.val_fraction or add groups")
+    """Sorted positions of whole groups holding about `fraction` of the rows (at least one group of few), with
+    similar class shares."""
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise FerLabError(f"{n_groups} group in the training folds: validation needs a group of its own; "
+                          "add groups or lower data.folds")
+    parts = max(2, min(round(1 / fraction), n_groups))
     return np.flatnonzero(group_folds(labels, groups, parts, seed) == 0)
 
 

@@ -14,12 +14,13 @@ from fer_lab.tracking.model_io import ModelMetadata
 from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG
 
 
-def split_to_score(data: FerData, name: str, model_uri: str, meta: ModelMetadata) -> Split:
-    """The split `name` of `data`, refused when it is missing or its image size or classes are not the model's."""
+def split_to_score(data: FerData, name: str, model_uri: str, meta: ModelMetadata, same_classes: bool = True) -> Split:
+    """The split `name` of `data`, refused when it is missing or its image size (or, with `same_classes`, its
+    classes) are not the model's."""
     split = getattr(data, name)
     if split is None or not len(split):
         raise FerLabError(f"{data.source} has no {name} split; use split=val or a dataset with a test split")
-    if split.x.shape[1] != meta.image_size or tuple(data.class_names) != meta.class_names:
+    if split.x.shape[1] != meta.image_size or (same_classes and tuple(data.class_names) != meta.class_names):
         raise FerLabError(f"{model_uri} expects {meta.image_size}px images of classes {meta.class_names}; "
                           f"the data has {split.x.shape[1]}px and {data.class_names}. Set data.image_size="
                           f"{meta.image_size} or pick a matching model")
