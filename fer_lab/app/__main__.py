@@ -61,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"fer_lab: warning: browsers give the camera only to https pages or localhost; pass --certfile and "
               f"--keyfile, or forward the port over SSH", flush=True)
     config = server_config(create_app(state), args.host, args.port, state.limits.frame, args.certfile, args.keyfile)
-    listen(config, on_ready=(lambda: webbrowser.open(url)) if args.open else None)
+    try:
+        listen(config, on_ready=(lambda: webbrowser.open(url)) if args.open else None)
+    except KeyboardInterrupt:  # uvicorn shuts down cleanly, then passes Ctrl+C on
+        print("fer_lab: stopped")
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:
