@@ -173,3 +173,29 @@ def test_the_command_line_reports_bad_input_in_one_line(tiny_bundled, tmp_path, 
         assert f"port {port} on 127.0.0.1 is in use" in fails("--port", str(port))
     error = fails("--port", "0", "--model", f"{tmp_path}/missing.keras")
     assert f"model file {tmp_path}/missing.keras not found" in error and "Traceback" not in error
+
+
+def test_the_champion_serves_by_default_with_its_version_aliases_and_run_accuracy(make_client, tiny_bundled):
+    import keras
+    import mlflow
+    from mlflow import MlflowClient
+
+    from fer_lab.inference.catalog import default_model_uri
+    from fer_lab.tracking.model_io import ModelMetadata, log_keras_model
+    from fer_lab.tracking.runs import ensure_experiment
+    from fer_lab.tracking.uri import configure_tracking
+
+    model = keras.saving.load_model(tiny_bundled / "model.keras", compile=False)
+    with mlflow.start_run(experiment_id=ensure_experiment("test", configure_tracking(None))):
+        mlflow.log_metrics({"val_accuracy": 0.6, "test_accuracy": 0.58})
+        logged = log_keras_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), np.zeros((1, 48, 48, 1), "uint8"),
+                                 registered_name="fer_lab")
+    MlflowClient().set_registered_model_alias("fer_lab", "champion", logged.registered_model_version)
+
+    client = make_client(default_model_uri())
+    info = client.get("/api/models").json()
+    serving = info["serving"]
+    assert (serving["uri"], serving["version"], serving["aliases"]) == ("models:/fer_lab@champion", "1", ["champion"])
+    assert (serving["val_accuracy"], serving["test_accuracy"]) == (0.6, 0.58)
+    assert [m["uri"] for m in info["models"]] == ["bundled", "models:/fer_lab/1", "models:/fer_lab@champion"]
+    assert client.post("/api/model", json={"uri": "models:/fer_lab/1"}).json()["serving"]["version"] == "1"
