@@ -13,8 +13,8 @@ WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam live serve bench-inference \
-        bench-app bench-peer bench-detectors bench-throughput clean
+.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam live serve \
+        bench-inference bench-app bench-peer bench-detectors bench-throughput clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'

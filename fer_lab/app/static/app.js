@@ -227,7 +227,8 @@ async function loadModels() {
   $("#serving").dataset.uri = info.serving.uri;
   $("#detector").textContent = info.settings.detector;
   const limits = info.limits_mb;
-  $("#limits").textContent = `Limits: image ${limits.image} MB, video ${limits.video} MB, webcam frame ${limits.frame} MB.`;
+  $("#limits").textContent =
+    `Limits: image ${limits.image} MB, video ${limits.video} MB, webcam frame ${limits.frame} MB.`;
   const score = (value) => (value === null ? "–" : value.toFixed(3));
   $("#models tbody").replaceChildren(...info.models.map((entry) => {
     const row = document.createElement("tr");
@@ -238,7 +239,8 @@ async function loadModels() {
     button.dataset.uri = entry.uri;
     button.onclick = () => switchModel(entry.uri);
     const cells = [entry.name, entry.version || "", entry.aliases.join(", "), score(entry.val_accuracy),
-                   score(entry.test_accuracy)].map((text) => Object.assign(document.createElement("td"), { textContent: text }));
+                   score(entry.test_accuracy)]
+      .map((text) => Object.assign(document.createElement("td"), { textContent: text }));
     const first = document.createElement("td");
     first.append(button);
     row.append(first, ...cells);
@@ -250,7 +252,8 @@ async function loadModels() {
 async function switchModel(uri) {
   showMessage(`loading ${uri}…`, "model");
   try {
-    await api("/api/model", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ uri }) });
+    await api("/api/model", { method: "POST", headers: { "Content-Type": "application/json" },
+                              body: JSON.stringify({ uri }) });
     await loadModels();
     clearMessage("model");
   } catch (err) {
