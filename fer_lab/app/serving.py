@@ -1,0 +1,134 @@
+"""The app's serving state: the model in use behind a lock, model switching, and each browser's session."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_lab.config import TTA_MODES
+from fer_lab.errors import FerLabError
+from fer_lab.inference.catalog import ModelEntry, available_models, describe_model
+from fer_lab.inference.detectors import make_detector
+from fer_lab.inference.faces import Box
+from fer_lab.inference.recognizer import EmotionRecognizer, FacePrediction
+from fer_lab.inference.smoothing import FaceSmoother
+
+MB = 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Largest accepted upload of each kind, in bytes."""
+
+    frame: int = 5 * MB
+    image: int = 20 * MB
+    video: int = 200 * MB
+
+
+class ServingState:
+    """One recognizer shared by every request; detection and the model run under one lock, a frame at a time.
+
+    `start_uri` is always offered beside the catalogue, so a model given on the command line can be switched back to.
+    """
+
+    def __init__(self, start_uri: str, tracking_uri: str | None = None, detector: str = "auto",
+                 tta: str = "crops", smoothing: float = 0.0, limits: Limits = Limits()):
+        check_settings(tta, smoothing)
+        self.tracking_uri, self.detector_name = tracking_uri, detector
+        self.tta, self.smoothing, self.limits = tta, smoothing, limits
+        self.start_uri = start_uri
+        self.lock = threading.Lock()
+        self.generation = 0
+        self._detector = make_detector(detector)
+        self._views: dict[str, EmotionRecognizer] = {}
+        self.serving: ModelEntry = self._load(start_uri)
+
+    def models(self) -> list[ModelEntry]:
+        """What the model picker offers: the catalogue, and the start model when the catalogue lacks it."""
+        entries = available_models(self.tracking_uri)
+        if all(e.uri != self.start_uri for e in entries):
+            entries.append(describe_model(self.start_uri, self.tracking_uri))
+        return entries
+
+    def switch(self, uri: str) -> ModelEntry:
+        """Serve the model `uri` (one of models()); on any error the current model keeps serving."""
+        offered = [e.uri for e in self.models()]
+        if uri not in offered:
+            raise UnknownModel(f"unknown model {uri!r}: pick one of {', '.join(offered)}")
+        return self._load(uri)
+
+    def serialized(self, tta: str) -> "SerializedRecognizer":
+        """The serving model with test-time augmentation `tta`, for a long job that shares the lock frame by frame."""
+        with self.lock:
+            return SerializedRecognizer(self._views[tta], self.lock)
+
+    def analyse(self, frame: np.ndarray, tta: str) -> tuple[list[Box], np.ndarray, EmotionRecognizer]:
+        """Face boxes and class probabilities of a BGR frame, and the recognizer that made them."""
+        with self.lock:
+            recognizer = self._views[tta]
+            boxes, gray = recognizer.detect(frame)
+            return boxes, recognizer.predict_proba(recognizer.crop(gray, boxes)), recognizer
+
+    def _load(self, uri: str) -> ModelEntry:
+        entry = describe_model(uri, self.tracking_uri)
+        base = EmotionRecognizer.from_uri(uri, tracking_uri=self.tracking_uri, detector=self._detector)
+        views = {mode: EmotionRecognizer(base.model, base.metadata, self._detector, tta=mode) for mode in TTA_MODES}
+        with self.lock:
+            self._views, self.serving = views, entry
+            self.generation += 1
+        return entry
+
+
+class SerializedRecognizer:
+    """A recognizer whose detector and model take the serving lock per call, so a video job and live
+    frames take turns frame by frame."""
+
+    def __init__(self, recognizer: EmotionRecognizer, lock: threading.Lock):
+        self._recognizer, self._lock = recognizer, lock
+        self.class_names, self.crop, self.face_prediction = (recognizer.class_names, recognizer.crop,
+                                                             recognizer.face_prediction)
+
+    def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]:
+        with self._lock:
+            return self._recognizer.detect(frame)
+
+    def predict_proba(self, faces: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._recognizer.predict_proba(faces)
+
+
+class UnknownModel(FerLabError):
+    """A model the picker does not offer."""
+
+
+class Session:
+    """One browser connection: its TTA and smoothing settings, and its faces followed across frames."""
+
+    def __init__(self, state: ServingState):
+        self.state, self.tta = state, state.tta
+        self.smoother, self.generation = FaceSmoother(state.smoothing), state.generation
+
+    def configure(self, settings: dict) -> dict:
+        """Apply {"tta": ..., "smoothing": ...} (either may be left out); returns the settings now in use."""
+        tta = settings.get("tta", self.tta)
+        smoothing = settings.get("smoothing", self.smoother.strength)
+        check_settings(tta, smoothing)
+        self.tta, self.smoother.strength = tta, float(smoothing)
+        return {"tta": self.tta, "smoothing": self.smoother.strength}
+
+    def predict(self, frame: np.ndarray) -> list[FacePrediction]:
+        """Every face of a BGR frame with its probabilities smoothed over this session's previous frames."""
+        boxes, probs, recognizer = self.state.analyse(frame, self.tta)
+        if self.generation != self.state.generation:  # another model: its classes start afresh
+            self.smoother, self.generation = FaceSmoother(self.smoother.strength), self.state.generation
+        _, probs = self.smoother.update(boxes, probs)
+        return [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs)]
+
+
+def check_settings(tta, smoothing) -> None:
+    if tta not in TTA_MODES:
+        raise FerLabError(f"unknown tta {tta!r}: expected one of {', '.join(TTA_MODES)}")
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
+        raise FerLabError(f"smoothing {smoothing!r} must be a number in [0, 1) (0: off)")
