@@ -92,7 +92,8 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
             if phase.trainable_top is not None:
                 set_body_trainable(model, phase.trainable_top)
             compile_model(model, cfg, phase.learning_rate)
-        callbacks = [throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
+        ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.optimizer.get("ema_momentum") else []
+        callbacks = [*ema, throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
                                                      cfg.trainer.monitor, budget[0] if budget else None),
                      Checkpointing(store, state, phase.name, phase.start, cfg.trainer.monitor,
                                    cfg.trainer.early_stopping_patience),
