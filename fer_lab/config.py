@@ -67,6 +67,10 @@ class TrainingConfig:
     class_weight: ClassWeight = ClassWeight.effective_number
     effective_number_beta: float = 0.999
     label_smoothing: float = 0.0
+    teacher: Optional[str] = None       # a model URI (an ensemble too) whose softened outputs the student learns
+    distill_weight: float = 0.5         # training targets: (1 - w) * labels + w * teacher probabilities
+    distill_temperature: float = 2.0    # the teacher's probabilities ** (1 / T), renormalised: T > 1 softens
+    teacher_tta: Tta = Tta.flip         # the teacher's test-time augmentation on each training image
 
 
 @dataclass

@@ -24,6 +24,7 @@ from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
 from fer_lab.training.checks import validate_train_config
 from fer_lab.training.fit import FitResult, fit_resumable
+from fer_lab.training.distillation import with_teacher_targets
 from fer_lab.training.init_from import initialize_from
 from fer_lab.training.precision import dtype_policy, float32_model
 from fer_lab.training.seeding import seed_everything
@@ -46,6 +47,9 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     seed_everything(cfg.seed, cfg.trainer.deterministic)
     data = load_dataset(cfg.data, seed=cfg.seed)
+    if cfg.training.get("teacher"):
+        data, line = with_teacher_targets(data, cfg, tracking_uri)
+        print(f"fer_lab: {line}", flush=True)
 
     def build() -> keras.Model:
         return build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
