@@ -1,0 +1,54 @@
+"""python -m fer_lab.ensemble: the mean of the members' outputs, logged, registered, promoted on val only."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from fer_lab.ensemble import build_and_log_ensemble
+from fer_lab.errors import FerLabError
+from fer_lab.training import run as train_run
+
+TINY = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=light", "trainer.epochs=1",
+        "trainer.batch_size=16", "evaluation.sample_grid=0", "evaluation.tta=none", "task_name=ens",
+        "mlflow.registered_model_name=ens", "mlflow.promote=never")
+
+
+@pytest.fixture
+def two_members(state_root, compose_train):
+    """Two registered tiny models (versions 1 and 2) of different architectures."""
+    for extra in (("model.input_crop=44",), ("model=cnn_3block",)):
+        train_run.run_training(compose_train(*TINY, *extra))
+    return ["models:/ens/1", "models:/ens/2"]
+
+
+def ensemble_cfg(compose_train, members, *extra):
+    return compose_train("data=synthetic", "data.samples_per_class=12", f"members=[{','.join(members)}]",
+                         "evaluation.tta=none", "mlflow.registered_model_name=ens", *extra, config_name="ensemble")
+
+
+def test_the_ensemble_is_the_mean_of_its_members_and_round_trips_through_the_registry(two_members, compose_train):
+    summary = build_and_log_ensemble(ensemble_cfg(compose_train, two_members))
+    assert summary.version == "3" and summary.promoted  # the first champion of this registry
+    x = np.random.default_rng(0).uniform(0, 255, (5, 48, 48, 1)).astype("float32")
+    members = [mlflow.keras.load_model(uri).predict(x, verbose=0) for uri in two_members]
+    ensemble = mlflow.keras.load_model("models:/ens@champion").predict(x, verbose=0)
+    np.testing.assert_allclose(ensemble, np.mean(members, axis=0), atol=1e-6)
+    run = MlflowClient().get_run(summary.run_id)
+    assert run.data.tags["fer_lab.ensemble_members"] == " ".join(two_members)
+    assert {"val_accuracy", "test_accuracy", "members_train_minutes"} <= set(run.data.metrics)
+    from fer_lab.tracking.model_io import load_logged_model
+
+    assert load_logged_model("models:/ens/3")[1].model_name == "ensemble"
+
+
+def test_members_that_do_not_fit_together_are_one_clear_error(two_members, compose_train, state_root):
+    train_run.run_training(compose_train(*TINY, "data.image_size=32", "model=cnn_tiny"))
+    with pytest.raises(FerLabError, match="same classes in the same order and the same image size"):
+        build_and_log_ensemble(ensemble_cfg(compose_train, [two_members[0], "models:/ens/3"]))
+    with pytest.raises(FerLabError, match="at least 2 models"):
+        build_and_log_ensemble(ensemble_cfg(compose_train, two_members[:1]))
+    with pytest.raises(FerLabError, match="cannot load model models:/ens/9"):
+        build_and_log_ensemble(ensemble_cfg(compose_train, [two_members[0], "models:/ens/9"]))
