@@ -79,6 +79,7 @@ def _fold(data_cfg: DictConfig, fold: int) -> DictConfig:
 def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: str) -> None:
     """Score the split (of every fold) on the classes model and data share; log per-fold and summary metrics."""
     import mlflow
+    import numpy as np
 
     from fer_lab.data import load_dataset
     from fer_lab.evaluation.folds import FoldScore, FoldSummary
@@ -86,7 +87,7 @@ def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: st
     from fer_lab.evaluation.label_sets import score_shared_classes
     from fer_lab.evaluation.tta import predict_with_tta
 
-    scores, notes = [], []
+    scores, all_probs, all_truth = [], [], []
     for fold in range(max(folds, 1)):
         if fold:
             data = load_dataset(_fold(cfg.data, fold), seed=cfg.seed)
@@ -94,11 +95,15 @@ def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: st
         if tuple(data.class_names) == meta.class_names:
             _note(require_honest_split(split, uri, source_run, cfg))
         probs = predict_with_tta(model, split.x, cfg.tta, crop_fraction=cfg.crop_fraction)
-        report, notes = score_shared_classes(probs, split.labels, meta.class_names, data.class_names,
-                                             split=cfg.split, origin=split.origin, tta=cfg.tta)
+        report, _ = score_shared_classes(probs, split.labels, meta.class_names, data.class_names,
+                                         split=cfg.split, origin=split.origin, tta=cfg.tta)
         scores.append(FoldScore.of(report))
+        all_probs.append(probs)
+        all_truth.append(split.labels)
         mlflow.log_metrics(report.metrics(), step=fold)
         print(f"fer_lab: {report.summary()}")
+    _, notes = score_shared_classes(np.concatenate(all_probs), np.concatenate(all_truth), meta.class_names,
+                                    data.class_names, split=cfg.split, origin="", tta=cfg.tta)  # over every fold
     for note in notes:
         _note(note)
     mlflow.log_text("\n".join(notes) + "\n", "reports/label_sets.txt")
