@@ -4,7 +4,7 @@
         [--detectors haar,skip] [--tta none,flip,crops]
 
 Models are the project's own configs built with untrained weights (speed does not depend on them;
-vgg16 uses model.weights=null, so nothing is downloaded). The face is a real FER-2013 test image
+vgg16 uses model.weights=null, so nothing is downloaded), or `bundled`, the reference model in the package. The face is a real FER-2013 test image
 upscaled into a plain background (so the Haar cascade fires) when data/fer2013 exists (`make data`), else a
 drawing.
 End to end = detect + preprocess + classify + overlay drawing for one frame (no video decoding). Each TTA mode
@@ -23,7 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fer_lab.inference.bundled import BUNDLED_URI  # noqa: E402
 from fer_lab.inference.detectors import make_detector  # noqa: E402
+from fer_lab.inference.loading import load_model  # noqa: E402
 from fer_lab.inference.overlay import draw_faces  # noqa: E402
 from fer_lab.inference.recognizer import EmotionRecognizer  # noqa: E402
 from fer_lab.labels import EMOTIONS  # noqa: E402
@@ -100,8 +102,10 @@ def main() -> None:
           "| end-to-end ms | FPS |")
     print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
-        model = build(name)
-        metadata = ModelMetadata(EMOTIONS, 48, 0.0, name)
+        if name == BUNDLED_URI:
+            model, metadata = load_model(BUNDLED_URI)
+        else:
+            model, metadata = build(name), ModelMetadata(EMOTIONS, 48, 0.0, name)
         for detector in args.detectors.split(","):
             for tta in args.tta.split(","):
                 rec = EmotionRecognizer(model, metadata, detector=make_detector(detector), tta=tta)
