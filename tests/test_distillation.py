@@ -77,7 +77,7 @@ def test_a_missing_teacher_or_one_for_other_classes_is_one_clear_error(compose_t
     other = build_model(compose_train("model=cnn_tiny").model, None, (48, 48, 1), 3)
     other.save(tmp_path / "three.keras")
     three = compose_train(*TINY, f"training.teacher={tmp_path / 'three.keras'}")
-    with pytest.raises(FerLabError, match="has 3 outputs, not one per class"):
+    with pytest.raises(FerLabError, match="has 3 outputs but 7 class names"):
         with_teacher_targets(data, three)
     with pytest.raises(FerLabError, match="training.distill_weight"):
         with_teacher_targets(data, compose_train(*TINY, f"training.teacher={teacher[1]}",

@@ -41,8 +41,8 @@ def load_model_file(path: str | Path, class_names: Sequence[str] = EMOTIONS, ima
     except Exception as err:  # keras raises ValueError, OSError, zipfile errors...
         raise FerLabError(f"cannot load Keras model {path}: {err}") from None
     if model.output_shape[-1] != len(class_names):
-        raise FerLabError(f"model file {path} has {model.output_shape[-1]} outputs, not one per class of "
-                          f"{', '.join(class_names)}: a bare .keras file is read as a FER-2013 model; log other "
-                          "models with fer_lab.train (their class names travel with them) and pass their models:/ URI")
+        raise FerLabError(f"model file {path} has {model.output_shape[-1]} outputs but {len(class_names)} class "
+                          f"names ({', '.join(class_names)}; a bare .keras file is read with the FER-2013 ones): "
+                          "use the models:/ URI of a model logged by fer_lab.train, which carries its class names")
     size = image_size or model.input_shape[1]
     return model, ModelMetadata(tuple(class_names), int(size), float(face_margin), model_name or Path(path).stem)
