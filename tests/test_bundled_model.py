@@ -128,3 +128,31 @@ def test_a_missing_bundled_model_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "nothing")
     with pytest.raises(FerLabError, match="no bundled model in .*nothing"):
         EmotionRecognizer.from_uri("bundled")
+
+
+def test_the_bundled_file_keeps_the_weights_not_the_optimizer_state(tmp_path):
+    import zipfile
+
+    import keras
+
+    from fer_lab.inference.bundled import bundled_model, write_bundled_model
+    from fer_lab.tracking.model_io import ModelMetadata
+
+    model = tiny_model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(faces(2).astype("float32"), np.array([0, 1]), verbose=0)
+    write_bundled_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), {}, tmp_path)
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        assert b"optimizer" not in archive.read("model.weights.h5")
+    reloaded = bundled_model(tmp_path)
+    np.testing.assert_allclose(keras.saving.load_model(reloaded.model_file).predict(faces(2), verbose=0),
+                               model.predict(faces(2), verbose=0), atol=1e-6)
+
+
+def test_the_shipped_model_is_small_and_carded():
+    from fer_lab.inference.bundled import BUNDLED_DIR, bundled_model
+
+    shipped = bundled_model(BUNDLED_DIR)
+    assert shipped.model_file.stat().st_size <= 8 * 2**20
+    assert shipped.card["tta"] == "crops" and shipped.card["test_accuracy"] >= 0.67
+    assert (BUNDLED_DIR / "MODEL_CARD.md").read_text().count(shipped.card["commit"]) == 1

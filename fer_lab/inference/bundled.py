@@ -52,9 +52,16 @@ def write_bundled_model(model, metadata: ModelMetadata, card: dict, folder: Path
     """Save `model` with its metadata and card numbers as the bundled model in `folder`."""
     folder = Path(folder or BUNDLED_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / MODEL_FILE)
+    _inference_copy(model).save(folder / MODEL_FILE)
     (folder / INFO_FILE).write_text(json.dumps({"metadata": metadata.to_dict(), "card": card}, indent=2) + "\n")
     return bundled_model(folder)
+
+
+def _inference_copy(model):
+    """`model` without its optimizer state, which would triple the file and serves no inference."""
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def bundled_mlflow_model(cache: Path) -> Path:
