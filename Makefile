@@ -69,7 +69,7 @@ serve: install ## REST scoring of models:/fer_lab@champion on http://127.0.0.1:5
 	$(PY) -m fer_lab.serve --port $(SERVE_PORT)
 
 bench-inference: install ## per-stage ms and end-to-end FPS of live inference on 640x480 frames
-	$(PY) benchmarks/bench_inference.py
+	$(PY) benchmarks/bench_inference.py --data $(DATA)
 
 bench-app: install ## FPS through the browser app and server ms per frame, detector x TTA (Chromium, fake camera)
 	$(PY) benchmarks/bench_app.py

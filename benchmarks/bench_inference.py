@@ -1,12 +1,12 @@
 """Live-inference speed: per-stage milliseconds and end-to-end FPS on 640x480 frames with one face.
 
-    .venv/bin/python benchmarks/bench_inference.py [--frames 100] [--models custom_cnn,cnn_tiny,vgg16]
-        [--detectors haar,skip] [--tta none,flip,crops]
+    .venv/bin/python benchmarks/bench_inference.py [--data data/fer2013] [--frames 100]
+        [--models custom_cnn,cnn_tiny,vgg16,bundled] [--detectors haar,skip] [--tta none,flip,crops]
 
 Models are the project's own configs built with untrained weights (speed does not depend on them;
-vgg16 uses model.weights=null, so nothing is downloaded), or `bundled`, the reference model in the package. The face is a real FER-2013 test image
-upscaled into a plain background (so the Haar cascade fires) when data/fer2013 exists (`make data`), else a
-drawing.
+vgg16 uses model.weights=null, so nothing is downloaded), or `bundled`, the reference model in the package.
+The face is a real FER-2013 test image (--data: the folder with test/<class>/*.jpg, `make data`) upscaled
+into a plain background so that the Haar cascade fires, else a drawing.
 End to end = detect + preprocess + classify + overlay drawing for one frame (no video decoding). Each TTA mode
 (live's and predict's `tta`) classifies all views of the frame's faces in one batch.
 """
@@ -33,15 +33,14 @@ from fer_lab.tracking.hardware import cpu_description  # noqa: E402
 from fer_lab.tracking.model_io import ModelMetadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_FACES = ROOT / "data" / "fer2013" / "test"
 OVERRIDES = {"custom_cnn": ["model=custom_cnn"], "cnn_tiny": ["model=cnn_tiny"],
              "vgg16": ["model=vgg16", "model.weights=null"]}
 
 
-def test_frame() -> tuple[np.ndarray, str]:
+def test_frame(data: Path) -> tuple[np.ndarray, str]:
     """A 640x480 BGR frame with one 200 px face, and where the face comes from."""
     haar = make_detector("haar")
-    for path in sorted(REAL_FACES.glob("*/*.jpg"))[:200]:
+    for path in sorted((data / "test").glob("*/*.jpg"))[:200]:
         gray = np.full((480, 640), 120, np.uint8)
         gray[140:340, 220:420] = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (200, 200))
         if haar(None, gray):
@@ -51,7 +50,7 @@ def test_frame() -> tuple[np.ndarray, str]:
     for dx in (-35, 35):
         cv2.circle(frame, (320 + dx, 215), 10, (40, 40, 40), -1)
     cv2.ellipse(frame, (320, 285), (35, 12), 0, 0, 180, (60, 60, 140), 3)
-    return frame, "a drawing (no data/fer2013; Haar may find no face)"
+    return frame, f"a drawing (no {data}/test/<class>/*.jpg; Haar may find no face)"
 
 
 def build(name: str):
@@ -90,12 +89,14 @@ def measure(rec: EmotionRecognizer, frame: np.ndarray, frames: int, warmup: int 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "fer2013",
+                        help="FER-2013 image folders (test/<class>/*.jpg) for the face")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--models", default="custom_cnn,cnn_tiny,vgg16")
     parser.add_argument("--detectors", default="haar,skip")
     parser.add_argument("--tta", default="none,flip,crops", help="test-time augmentation modes to time")
     args = parser.parse_args()
-    frame, origin = test_frame()
+    frame, origin = test_frame(args.data)
     print(f"640x480 frame, one face: {origin}; {args.frames} frames after 5 warm-up frames; "
           f"{cpu_description()}, shared with other jobs")
     print("| model | params | detector | TTA | faces/frame | detect ms | preprocess ms | classify ms "
