@@ -22,16 +22,18 @@ def main(argv: list[str] | None = None) -> None:
     from mlflow import MlflowClient
 
     from fer_lab.tracking import configure_tracking
+    from fer_lab.tracking.alias_lock import alias_lock
     from fer_lab.tracking.registry import CHAMPION, best_version, require_version
 
     uri = configure_tracking(args.tracking_uri)
     client = MlflowClient()
-    if args.version:
-        version, why = require_version(client, args.name, args.version), "chosen by --version"
-    else:
-        version, value = best_version(client, args.name, args.metric)
-        why = f"{args.metric}={value:.4f}"
-    client.set_registered_model_alias(args.name, CHAMPION, version)
+    with alias_lock(client, args.name):
+        if args.version:
+            version, why = require_version(client, args.name, args.version), "chosen by --version"
+        else:
+            version, value = best_version(client, args.name, args.metric)
+            why = f"{args.metric}={value:.4f}"
+        client.set_registered_model_alias(args.name, CHAMPION, version)
     print(f"fer_lab: {args.name} version {version} ({why}) is now @{CHAMPION} in {uri}")
 
 

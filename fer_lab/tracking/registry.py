@@ -1,7 +1,8 @@
 """Model registry: move the `champion` alias to the best version by a validation metric.
 
 Validation metrics are compared only between runs validated on the same images and labels (the run tag
-`data.val_fingerprint`); runs logged before the tag existed count as comparable.
+`data.val_fingerprint`); runs logged before the tag existed count as comparable. Reading the champion and moving
+the alias happen under the model's alias lock, so concurrent trainings cannot lose an update.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from fer_lab.config import REGISTERED_MODEL_NAME, direction
 from fer_lab.errors import FerLabError
+from fer_lab.tracking.alias_lock import alias_lock
 
 CHAMPION = "champion"
 VAL_FINGERPRINT_TAG = "data.val_fingerprint"
@@ -53,20 +55,29 @@ def promote_if_better(client, name: str, version: str, metric: str, mode: str) -
     require_validation_metric(metric)
     if mode == "never":
         return Promotion(False, "mlflow.promote=never")
-    if mode == "auto":
-        current = _champion_version(client, name)
-        if current is not None and current != version:
-            ours, theirs = _Logged.of_version(client, name, version), _Logged.of_version(client, name, current)
-            if ours.val_fingerprint and theirs.val_fingerprint and ours.val_fingerprint != theirs.val_fingerprint:
-                return Promotion(False, f"version {current} was validated on other data, so {metric} does not "
-                                        f"compare; alias this one with `python -m fer_lab.promote --name {name} "
-                                        f"--version {version}`, or register runs on other data under another "
-                                        "mlflow.registered_model_name")
-            new, old = ours.metrics.get(metric), theirs.metrics.get(metric)
-            if new is None or (old is not None and not _better(new, old, metric)):
-                return Promotion(False, f"version {current} has the better {metric} ({_fmt(old)} vs {_fmt(new)})")
-    client.set_registered_model_alias(name, CHAMPION, version)
+    with alias_lock(client, name):
+        if mode == "auto":
+            refusal = _refusal(client, name, version, metric)
+            if refusal:
+                return Promotion(False, refusal)
+        client.set_registered_model_alias(name, CHAMPION, version)
     return Promotion(True, "")
+
+
+def _refusal(client, name: str, version: str, metric: str) -> str:
+    """Why `version` must not replace the current champion ("" when it may)."""
+    current = _champion_version(client, name)
+    if current is None or current == version:
+        return ""
+    ours, theirs = _Logged.of_version(client, name, version), _Logged.of_version(client, name, current)
+    if ours.val_fingerprint and theirs.val_fingerprint and ours.val_fingerprint != theirs.val_fingerprint:
+        return (f"version {current} was validated on other data, so {metric} does not compare; alias this one "
+                f"with `python -m fer_lab.promote --name {name} --version {version}`, or register runs on other "
+                "data under another mlflow.registered_model_name")
+    new, old = ours.metrics.get(metric), theirs.metrics.get(metric)
+    if new is None or (old is not None and not _better(new, old, metric)):
+        return f"version {current} has the better {metric} ({_fmt(old)} vs {_fmt(new)})"
+    return ""
 
 
 def best_version(client, name: str, metric: str) -> tuple[str, float]:
