@@ -4,6 +4,8 @@ two workers on 127.0.0.1 sharing a 4-trial search (about 1-2 minutes)."""
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 import threading
 import time
 
@@ -73,3 +75,83 @@ def test_chief_and_two_workers_finish_a_four_trial_search(state_root):
     assert len(trials) == 4 and all(r.data.tags["fer_lab.trial_status"] == "COMPLETED" for r in trials)
     assert {r.data.tags["fer_lab.tuner_id"] for r in trials} == {"worker1", "worker2"}
     assert parents[0].data.metrics["trials_completed"] == 4
+
+
+def _tune(port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "fer_lab.tune", *TINY, "tuner.distributed.ip=127.0.0.1",
+            f"tuner.distributed.port={port}", *extra]
+
+
+def _wait_for(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_worker_killed_mid_trial_and_restarted_finishes_the_study_with_one_run_per_trial(state_root):
+    from mlflow.entities import ViewType
+
+    configure_tracking(None)
+    client = MlflowClient()
+    client.search_experiments()
+    port = free_port()
+    slow = ("trainer.epochs=30", "tuner.study=killed", "task_name=dist_k")
+    worker1 = [*_tune(port, *slow), "tuner.distributed.role=worker", "tuner.distributed.worker_id=worker1"]
+    procs = [subprocess.Popen(_tune(port, *slow, "tuner.distributed.role=chief")), subprocess.Popen(worker1),
+             subprocess.Popen([*_tune(port, *slow), "tuner.distributed.role=worker",
+                               "tuner.distributed.worker_id=worker2"])]
+    try:
+        experiment = _wait_for(lambda: client.get_experiment_by_name("dist_k"), 120, "the experiment")
+        mid_trial = "tags.`fer_lab.tuner_id` = 'worker1' and attributes.status = 'RUNNING'"
+        interrupted = _wait_for(lambda: [r for r in client.search_runs([experiment.experiment_id], mid_trial)
+                                         if "epoch/loss" in r.data.metrics], 180, "worker1 mid-trial")[0]
+        procs[1].kill()
+        procs[1].wait(10)
+        procs[1] = subprocess.Popen(worker1)
+        assert [p.wait(300) for p in procs] == [0, 0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("fer_lab.role") == "study")
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.data.tags["fer_lab.trial_id"] for r in trials) == ["0", "1", "2", "3"]
+    assert all(r.info.status == "FINISHED" and r.data.tags["fer_lab.trial_status"] == "COMPLETED" for r in trials)
+    assert all(any(k.startswith("hp.") for k in r.data.params) for r in trials)
+    for run in trials:  # every epoch once: the interrupted attempt's epochs went with its run
+        steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "epoch/loss"))
+        assert steps and steps == list(range(len(steps)))
+    rerun = next(r for r in trials if r.data.tags["fer_lab.trial_id"] == interrupted.data.tags["fer_lab.trial_id"])
+    assert rerun.data.tags["fer_lab.tuner_id"] == "worker1"
+    deleted = client.search_runs([experiment.experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in deleted] == [interrupted.info.run_id]
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials_completed"] == 4
+
+
+def test_a_worker_pointed_at_another_study_stops_with_one_message_and_writes_nothing(state_root):
+    configure_tracking(None)
+    client = MlflowClient()
+    client.search_experiments()
+    port = free_port()
+    chief = subprocess.Popen(_tune(port, "tuner.distributed.role=chief", "tuner.max_trials=1"))
+    try:
+        _wait_for(lambda: [r for r in client.search_runs(
+            [e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'")
+            if r.data.tags.get("fer_lab.chief") == f"127.0.0.1:{port}"], 120, "the chief's study run")
+        worker = subprocess.run([*_tune(port, "tuner.distributed.role=worker", "tuner.study=other")],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        chief.kill()
+        chief.wait(10)
+    assert worker.returncode != 0
+    assert f"the chief on port {port} runs study dist, not other: start this worker with tuner.study=dist" \
+        in worker.stderr
+    assert "Traceback" not in worker.stderr
+    assert not (state_root / "tuner" / "other").exists()
+    assert not [r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+                if r.data.tags.get("fer_lab.study") == "other"]

@@ -23,7 +23,7 @@ def open_parent(experiment: str, tracking_uri: str, run_name: str, tags: dict[st
                 parent_run_id: str | None = None) -> str:
     """Reopen `resume_run_id` if it still exists in `experiment`, else create a parent run; return its id.
 
-    A new run gets `cfg` flattened as params and as YAML, git provenance and `tags`.
+    A new run gets `cfg` flattened as params and as YAML, git provenance and `tags`; a reopened one `tags`.
     """
     from mlflow import MlflowClient
     from mlflow.entities import Param
@@ -32,7 +32,8 @@ def open_parent(experiment: str, tracking_uri: str, run_name: str, tags: dict[st
     experiment_id = ensure_experiment(experiment, tracking_uri)
     if resume_run_id and _live_run(client, resume_run_id, experiment_id):
         client.update_run(resume_run_id, status="RUNNING")
-        client.set_tag(resume_run_id, "fer_lab.resumed", "true")
+        for key, value in {**tags, "fer_lab.resumed": "true"}.items():
+            client.set_tag(resume_run_id, key, value)
         return resume_run_id
     all_tags = {**git_tags(), **tags, **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
     run_id = client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id

@@ -22,6 +22,7 @@ from fer_lab.tuning.study import Study, StudyRecord, study_name
 from fer_lab.tuning.summary import trial_table, write_summary
 
 STUDY_TAG = "fer_lab.study"
+CHIEF_TAG = "fer_lab.chief"  # ip:port of the chief serving a distributed study
 _OWN_OVERRIDES = ("tuner", "search_space", "+search_space", "~search_space", "hydra")
 
 
@@ -57,8 +58,10 @@ def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str 
     study.lock()
     record = study.open(cfg, overwrite=bool(tcfg.overwrite))
     user_overrides = [o for o in cli_overrides if not o.lstrip("+~").split("=")[0].startswith(_OWN_OVERRIDES)]
-    with parent_run(str(cfg.mlflow.experiment), tracking_uri, f"study-{study.name}",
-                    {ROLE_TAG: "study", STUDY_TAG: study.name}, cfg, record.parent_run_id, parent_run_id) as parent:
+    tags = {ROLE_TAG: "study", STUDY_TAG: study.name,
+            **({CHIEF_TAG: f"{tcfg.distributed.ip}:{tcfg.distributed.port}"} if role == "chief" else {})}
+    with parent_run(str(cfg.mlflow.experiment), tracking_uri, f"study-{study.name}", tags, cfg,
+                    record.parent_run_id, parent_run_id) as parent:
         record.parent_run_id, record.tracking_uri = parent, tracking_uri
         study.save(record)
         tuner = _tuner(tcfg, base, params, data, study, parent, tracking_uri)
@@ -158,7 +161,7 @@ def _work(cfg, tcfg: DictConfig, base, params, study: Study, tracking_uri: str) 
     """A worker: wait for the chief, find the study's parent run, run trials until the chief says stop."""
     dcfg = tcfg.distributed
     distributed.wait_for_chief(str(dcfg.ip), int(dcfg.port), float(dcfg.connect_timeout_s))
-    parent = _find_parent(str(cfg.mlflow.experiment), study.name, tracking_uri)
+    parent = _find_parent(str(cfg.mlflow.experiment), study.name, tracking_uri, int(dcfg.port))
     tuner = _tuner(tcfg, base, params, _load_data(cfg), study, parent, tracking_uri)
     _check_same_space(tuner, params)
     print(f"fer_lab: worker {tuner.tuner_id} joined study {study.name} at {dcfg.ip}:{dcfg.port}", flush=True)
@@ -166,19 +169,25 @@ def _work(cfg, tcfg: DictConfig, base, params, study: Study, tracking_uri: str) 
     print(f"fer_lab: worker {tuner.tuner_id}: the chief has no trials left", flush=True)
 
 
-def _find_parent(experiment: str, name: str, tracking_uri: str) -> str:
+def _find_parent(experiment: str, name: str, tracking_uri: str, port: int) -> str:
+    """The running parent run of study `name`; a clear error when the chief on `port` serves another study."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
     found = client.get_experiment_by_name(experiment)
-    runs = [] if found is None else client.search_runs(
-        [found.experiment_id], f"tags.`{STUDY_TAG}` = '{name}' and tags.`{ROLE_TAG}` = 'study'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    if not runs:
-        raise FerLabError(f"no parent run of study {name} in experiment {experiment} at {tracking_uri}: a worker "
-                          "must log to the chief's tracking store (mlflow.tracking_uri=http://<chief host>:5000) "
-                          "and use the same tuner.study")
-    return runs[0].info.run_id
+    running = [] if found is None else client.search_runs(
+        [found.experiment_id], f"tags.`{ROLE_TAG}` = 'study' and attributes.status = 'RUNNING'",
+        order_by=["attributes.start_time DESC"])
+    ours = [r for r in running if r.data.tags.get(STUDY_TAG) == name]
+    if ours:
+        return ours[0].info.run_id
+    served = [r.data.tags[STUDY_TAG] for r in running if r.data.tags.get(CHIEF_TAG, "").endswith(f":{port}")]
+    if served:
+        raise FerLabError(f"the chief on port {port} runs study {served[0]}, not {name}: start this worker with "
+                          f"tuner.study={served[0]} and the chief's model and search_space overrides")
+    raise FerLabError(f"no running study {name} in experiment {experiment} at {tracking_uri}: a worker must log "
+                      "to the chief's tracking store (mlflow.tracking_uri=http://<tracking server>:5000) and use "
+                      "the chief's tuner.study and mlflow.experiment")
 
 
 def _check_same_space(tuner, params: list[HyperParam]) -> None:

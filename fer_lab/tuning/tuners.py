@@ -33,6 +33,8 @@ class TrackedTrials:
     The child run gets the trial's full config as params, the sampled values as `hp.<name>` params, the
     per-epoch metrics (`epoch/<name>`), the best epoch's metrics, and the KerasTuner trial status as the tag
     fer_lab.trial_status (COMPLETED, FAILED or INVALID); its MLflow status is FINISHED, FAILED or KILLED.
+    A trial run again after its process died (the oracle hands an interrupted trial back to its tuner id)
+    starts a fresh run; the interrupted attempt's run, still RUNNING, is deleted, so each trial has one run.
     """
 
     hypermodel: FerHyperModel
@@ -53,6 +55,7 @@ class TrackedTrials:
         cfg: DictConfig = self.hypermodel.trial_config(values)
         hp_overrides = overrides(self.hypermodel.params, values)
         run_name = f"{self.study}-trial-{trial.trial_id}"
+        self._discard_interrupted_runs(trial.trial_id)
         start = time.perf_counter()
         with tracked_run(cfg, self.tracking_uri, None, hp_overrides, run_name, self.parent_run_id) as run:
             import mlflow
@@ -69,6 +72,19 @@ class TrackedTrials:
             metrics = _mean_metrics(results)
             mlflow.log_metrics({**metrics, "trial_seconds": time.perf_counter() - start})
         return results
+
+    def _discard_interrupted_runs(self, trial_id: str) -> None:
+        from mlflow import MlflowClient
+
+        from fer_lab.tracking.parent_runs import child_runs
+
+        client = MlflowClient()
+        for run in child_runs(self.parent_run_id, extra_filter=f"tags.`{TRIAL_TAG}` = '{trial_id}' and "
+                                                                "attributes.status = 'RUNNING'"):
+            client.set_terminated(run.info.run_id, "KILLED")
+            client.delete_run(run.info.run_id)
+            print(f"fer_lab: trial {trial_id} runs again; its interrupted run {run.info.run_id} is deleted "
+                  "(restore it from the MLflow UI's deleted runs)", flush=True)
 
     def on_trial_end(self, trial):
         try:
