@@ -156,3 +156,18 @@ def test_the_shipped_model_is_small_and_carded():
     assert shipped.model_file.stat().st_size <= 8 * 2**20
     assert shipped.card["tta"] == "crops" and shipped.card["test_accuracy"] >= 0.67
     assert (BUNDLED_DIR / "MODEL_CARD.md").read_text().count(shipped.card["commit"]) == 1
+
+
+def test_evaluate_checks_the_bundled_models_validation_rows_from_its_card(bundled_dir):
+    from types import SimpleNamespace
+
+    from fer_lab.evaluation.held_out import require_honest_split
+
+    def split(name, fingerprint):
+        return SimpleNamespace(name=name, origin="rows", fingerprint=lambda: fingerprint)
+
+    assert require_honest_split(split("val", "f00d"), "bundled", None, None) is None
+    with pytest.raises(FerLabError, match="bundled was validated on other rows"):
+        require_honest_split(split("val", "beef"), "bundled", None, None)
+    with pytest.raises(FerLabError, match="holds exactly the rows bundled was validated on"):
+        require_honest_split(split("test", "f00d"), "bundled", None, None)

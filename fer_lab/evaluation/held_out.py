@@ -30,10 +30,10 @@ def split_to_score(data: FerData, name: str, model_uri: str, meta: ModelMetadata
 def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictConfig) -> str | None:
     """Raise FerLabError when scoring `split` (loaded with `cfg`) would report a score as something it is not.
 
-    `training_run` is the MLflow run that logged the model (None when this tracking store lacks it). Returns a
-    note when the split cannot be checked, else None.
+    `training_run` is the MLflow run that logged the model (None when this tracking store lacks it; the bundled
+    model's card keeps its run's fingerprint). Returns a note when the split cannot be checked, else None.
     """
-    validated_on = training_run.data.tags.get(VAL_FINGERPRINT_TAG) if training_run else None
+    validated_on = training_run.data.tags.get(VAL_FINGERPRINT_TAG) if training_run else _bundled_fingerprint(model_uri)
     if validated_on is None:
         return (f"cannot check which rows {model_uri} was validated on (its training run is not in this tracking "
                 f"store or predates the {VAL_FINGERPRINT_TAG} tag): make sure the data settings are its own")
@@ -49,8 +49,16 @@ def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictCo
     return None
 
 
+def _bundled_fingerprint(model_uri: str) -> str | None:
+    from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
+
+    return bundled_model().card.get("val_fingerprint") if model_uri == BUNDLED_URI else None
+
+
 def _fix(training_run, cfg: DictConfig) -> str:
     """The overrides that give `cfg` the split settings of the training run (`+key` for keys `cfg` lacks)."""
+    if training_run is None:
+        return "the FER-2013 CSV or folders it was trained on, with the default seed and data.val_fraction"
     ours = flatten(cfg)
     differing = [f"{'' if key in ours else '+'}{key}={'null' if value == 'None' else value}"
                  for key, value in sorted(training_run.data.params.items())
