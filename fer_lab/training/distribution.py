@@ -4,12 +4,13 @@ trainer.batch_size stays the global batch: each of N devices takes batch_size / 
 are combined, so a step matches one device's step on the whole batch.
 
 - JAX: keras.distribution.DataParallel, variables replicated and each batch sharded over a 1-D mesh of the devices.
-  JAX shards only in equal parts, so fit sees the first multiple of N of the training and of the validation images
-  (at most N - 1 of each left out; the evaluation after training sees them all).
 - TensorFlow: tf.distribute.MirroredStrategy; BatchNormalization layers synchronize their batch statistics across
   replicas. Each replica draws its own dropout and augmentation, so those random draws differ from one device's.
 
-The trained weights come back in a model built outside the distribution, for evaluation and logging anywhere.
+JAX shards a batch only in equal parts, and Keras on TensorFlow fails on an unequally split first batch, so fit sees
+the first multiple of N of the training and of the validation images (at most N - 1 of each left out; the evaluation
+after training sees them all). The trained weights come back in a model built outside the distribution, for
+evaluation and logging anywhere.
 """
 
 from __future__ import annotations
@@ -90,11 +91,9 @@ class Devices:
 
 
 def split_evenly(data: FerData) -> FerData:
-    """`data` with train and val trimmed to a multiple of the active JAX distribution's device count, so that it
-    splits every batch evenly (the batch size is one: Devices checks it); unchanged without one (one device, or
-    TensorFlow, which splits uneven batches itself)."""
-    distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
-    n = distribution.device_mesh.devices.size if distribution else 1
+    """`data` with train and val trimmed to a multiple of the devices of the active distribution (Devices.scope()),
+    so that it splits every batch in equal parts (the batch size is a multiple too: Devices checks it)."""
+    n = _active_devices()
     trimmed = {s.name: replace(s, x=s.x[:len(s) - len(s) % n], y=s.y[:len(s) - len(s) % n])
                for s in (data.train, data.val) if len(s) % n}
     if not trimmed:
@@ -103,3 +102,14 @@ def split_evenly(data: FerData) -> FerData:
     print(f"fer_lab: note: data parallel on {n} devices fits on {kept} (multiples of {n}); the evaluation after "
           "training sees every image", flush=True)
     return replace(data, **trimmed)
+
+
+def _active_devices() -> int:
+    if keras.backend.backend() == "jax":
+        distribution = keras.distribution.distribution()
+        return distribution.device_mesh.devices.size if distribution else 1
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    return 1
