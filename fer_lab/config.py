@@ -44,6 +44,13 @@ class Precision(enum.StrEnum):
     mixed_float16 = "mixed_float16"
 
 
+class Distribution(enum.StrEnum):
+    """Devices one run trains on (fer_lab.training.distribution)."""
+
+    none = "none"                    # the default device
+    data_parallel = "data_parallel"  # every local GPU (or CPU device), each batch split across them
+
+
 REGISTERED_MODEL_NAME = "fer_lab"  # the registry name every command defaults to (mlflow.registered_model_name)
 TTA_MODES = tuple(mode.value for mode in Tta)  # plain strings, for argparse choices and messages
 PRECISIONS = tuple(policy.value for policy in Precision)
@@ -59,6 +66,7 @@ class TrainerConfig:
     resume: bool = True
     deterministic: bool = False
     precision: Precision = Precision.float32
+    distribution: Optional[Distribution] = Distribution.none
     verbose: Union[int, str] = "auto"
 
 

@@ -14,6 +14,7 @@ from fer_lab.training.batches import MixupBatches
 from fer_lab.training.callbacks import EpochLine, Throughput, TimeBudget
 from fer_lab.training.checkpoint import Checkpointing, CheckpointStore, RunState
 from fer_lab.training.class_weights import class_weights
+from fer_lab.training.distribution import split_evenly
 from fer_lab.training.feature_cache import fit_head_on_features, head_model
 from fer_lab.training.optimizers import make_optimizer
 from fer_lab.training.schedules import schedule_callbacks
@@ -74,6 +75,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
     Returns the model with the best weights by trainer.monitor on the validation split. The head phase trains
     on cached backbone features when caches_head_features says so.
     """
+    data = split_evenly(data)
     resumed_at = state.epoch if state.epoch else None
     weights = class_weights(data.train.labels, len(data.class_names), cfg.training.class_weight,
                             cfg.training.effective_number_beta)

@@ -23,8 +23,9 @@ from fer_lab.tracking.runs import tracked_run
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checkpoint import CheckpointStore, RunState
 from fer_lab.training.checks import validate_train_config
-from fer_lab.training.fit import FitResult, fit_resumable
 from fer_lab.training.distillation import with_teacher_targets
+from fer_lab.training.distribution import Devices
+from fer_lab.training.fit import FitResult, fit_resumable
 from fer_lab.training.init_from import initialize_from
 from fer_lab.training.precision import dtype_policy, float32_model
 from fer_lab.training.seeding import seed_everything
@@ -46,6 +47,7 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     validate_train_config(cfg)
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     seed_everything(cfg.seed, cfg.trainer.deterministic)
+    devices = Devices(cfg.trainer.get("distribution"), cfg.trainer.batch_size)
     data = load_dataset(cfg.data, seed=cfg.seed)
     if cfg.training.get("teacher"):
         data, line = with_teacher_targets(data, cfg, tracking_uri)
@@ -56,10 +58,11 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
                            num_classes=len(data.class_names))
 
     precision = cfg.trainer.precision
-    with dtype_policy(precision):
-        model = build()
-    if cfg.model.get("init_from"):
-        print(f"fer_lab: {initialize_from(model, cfg.model.init_from, data.class_names, tracking_uri)}", flush=True)
+    with dtype_policy(precision), devices.scope():
+        model = devices.prepare(build())
+        if cfg.model.get("init_from"):
+            print(f"fer_lab: {initialize_from(model, cfg.model.init_from, data.class_names, tracking_uri)}",
+                  flush=True)
     store = CheckpointStore.for_config(cfg)
     state = store.load() if cfg.trainer.resume else RunState()
     run_name = cfg.mlflow.run_name or f"{cfg.model.name}-{Path(str(cfg.data.get('path', 'synthetic'))).name}"
@@ -68,11 +71,11 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
             store.clear()
             state = RunState(run_id=run.info.run_id)
             store.save(state)
-        _print_start(cfg, data, state.epoch)
-        _log_data(data)
-        with dtype_policy(precision):
+        _print_start(cfg, data, state.epoch, devices)
+        _log_inputs(data, devices)
+        with dtype_policy(precision), devices.scope():
             result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
-        result = replace(result, model=float32_model(result.model, build))
+        result = replace(result, model=float32_model(devices.local_model(result.model, build), build))
         splits = [s for s in (data.val, data.test) if s is not None and len(s)]
         evaluation = evaluate_and_log(result.model, data, splits, tta=cfg.evaluation.tta,
                                       crop_fraction=cfg.evaluation.crop_fraction,
@@ -86,14 +89,16 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     return summary
 
 
-def _log_data(data: FerData) -> None:
+def _log_inputs(data: FerData, devices: Devices) -> None:
+    """What the run trains on: the data (summary and tags) and the number of devices (tag trainer.devices)."""
     import mlflow
 
     mlflow.log_dict({"source": data.source, "counts": data.counts(), "notes": list(data.notes),
                      "origins": {s.name: s.origin for s in (data.train, data.val, data.test) if s is not None}},
                     "data/summary.json")
     mlflow.set_tags({"data.source": data.source, VAL_FINGERPRINT_TAG: data.val.fingerprint(),
-                     **{f"data.{s.name}_origin": s.origin for s in (data.train, data.val, data.test) if s is not None}})
+                     **{f"data.{s.name}_origin": s.origin for s in (data.train, data.val, data.test) if s is not None},
+                     "trainer.devices": str(devices.count)})
 
 
 def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str) -> None:
@@ -134,9 +139,10 @@ def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | 
     return version, promote_if_better(MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote)
 
 
-def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int) -> None:
+def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int, devices: Devices) -> None:
     sizes = ", ".join(f"{s.name} {len(s)} ({s.origin})" for s in (data.train, data.val, data.test) if s is not None)
     print(f"fer_lab: {cfg.model.name} on {data.source}: {sizes}", flush=True)
+    print(f"fer_lab: {devices.describe()}", flush=True)
     for note in data.notes:
         print(f"fer_lab: note: {note}", flush=True)
     if resume_epoch:
