@@ -1,0 +1,165 @@
+"""The team tracking server: MLflow on a throwaway PostgreSQL cluster, artifacts served from its folder. Training,
+registration and promotion through it; dead, foreign and storeless servers and a refused database each give one
+message and leave nothing behind."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from fer_lab.errors import EXIT_USER_ERROR, report_user_errors
+from fer_lab.tracking.server import stop_process_group
+from fer_lab.training import run as train_run
+from fer_lab.tuning.local_cluster import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ("data=synthetic", "data.samples_per_class=10", "model=cnn_tiny", "trainer.epochs=1", "trainer.verbose=0",
+        "evaluation.sample_grid=4")
+
+
+def _files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def test_train_register_and_promote_store_everything_on_the_server(tracking_server, state_root, compose_train):
+    server, name = tracking_server, "server_model"
+    cfg = compose_train(*TINY, "task_name=server", f"mlflow.registered_model_name={name}", "mlflow.promote=never",
+                        f"mlflow.tracking_uri={server.uri}")
+    summary = train_run.run_training(cfg)
+    from fer_lab.promote import main as promote
+
+    promote(["--name", name, "--tracking-uri", server.uri])
+    client = MlflowClient(server.uri, server.uri)
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert champion.version == summary.model_version and champion.run_id == summary.run_id
+    run = client.get_run(summary.run_id)
+    assert run.info.status == "FINISHED" and run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    stored = {p.relative_to(server.artifacts).as_posix() for p in _files(server.artifacts)}
+    experiment = run.info.experiment_id
+    assert any(p.startswith(f"{experiment}/models/") and p.endswith("/MLmodel") for p in stored), stored
+    assert f"{experiment}/{summary.run_id}/artifacts/figures/confusion_test.png" in stored
+    assert not (state_root / "mlartifacts").exists() and not (state_root / "mlflow.db").exists()
+    model = mlflow.keras.load_model(f"models:/{name}@champion")  # downloaded through the server
+    assert model.output_shape[-1] == 7
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_error(404)
+
+    def log_message(self, *args):
+        pass
+
+
+class _AlwaysOk(_NotFound):
+    def do_GET(self):
+        body = b"OK"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def foreign_server(request):
+    """http://127.0.0.1:<port> of a web server that is not MLflow, answering with the handler in request.param."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _train_refused(compose_train, capsys, uri: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        report_user_errors(train_run.run_training)(compose_train(*TINY, "task_name=refused",
+                                                                 f"mlflow.tracking_uri={uri}"))
+    err = capsys.readouterr().err
+    assert exited.value.code == EXIT_USER_ERROR, err
+    assert err.count("fer_lab: error:") == 1 and "Traceback" not in err
+    return err
+
+
+def test_dead_server_uri_is_refused_before_anything_is_written(state_root, compose_train, capsys):
+    uri = f"http://127.0.0.1:{free_port()}"
+    err = _train_refused(compose_train, capsys, uri)
+    assert f"the MLflow tracking server at {uri} is unreachable (" in err and "make server" in err
+    assert not any(state_root.iterdir())
+
+
+@pytest.mark.parametrize("foreign_server,why", [(_NotFound, "/health gave HTTP 404"),
+                                                 (_AlwaysOk, "did not answer a JSON object")],
+                         indirect=["foreign_server"], ids=["404", "ok-to-everything"])
+def test_a_server_that_is_not_mlflow_is_refused(state_root, compose_train, capsys, foreign_server, why):
+    err = _train_refused(compose_train, capsys, foreign_server)
+    assert f"{foreign_server} answers, but not as an MLflow tracking server" in err and why in err
+    assert "mlflow.tracking_uri" in err
+    assert not any(state_root.iterdir())
+
+
+def test_a_server_whose_database_is_down_is_refused_and_nothing_is_written(tracking_server, state_root,
+                                                                           compose_train, capsys):
+    server = tracking_server
+    before = _files(server.artifacts)
+    server.postgres.stop()
+    try:
+        err = _train_refused(compose_train, capsys, server.uri)
+    finally:
+        server.postgres.start()
+    assert f"the MLflow tracking server at {server.uri} answers, but its backend store fails (" in err
+    assert "Connection refused" in err and "Start the database" in err
+    assert MlflowClient(server.uri).get_experiment_by_name("refused") is None
+    assert _files(server.artifacts) == before and not any(state_root.iterdir())
+
+
+def _make_server(tmp_path: Path, db: str, port: int, **popen) -> subprocess.Popen:
+    command = ["make", "--no-print-directory", "-o", "install", "server", f"PY={sys.executable}", f"SERVER_DB={db}",
+               f"SERVER_ARTIFACTS={tmp_path / 'artifacts'}", f"SERVER_PORT={port}"]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+@pytest.mark.parametrize("database", ["stopped", "missing"])
+def test_make_server_refuses_a_database_it_cannot_reach(tracking_server, tmp_path, database):
+    postgres = tracking_server.postgres
+    db = {"stopped": f"postgresql://fer_lab@127.0.0.1:{free_port()}/mlflow",
+          "missing": postgres.uri.rsplit("/", 1)[0] + "/nope"}[database]
+    out, err = _make_server(tmp_path, db, free_port()).communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.startswith("fer_lab: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"PostgreSQL refused the connection to {db} (" in lines[0] and "createdb -h 127.0.0.1 -p " in lines[0]
+    assert {"stopped": "Connection refused", "missing": 'database "nope" does not exist'}[database] in lines[0]
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_make_server_serves_a_database(tracking_server, tmp_path):
+    import psycopg
+
+    postgres = tracking_server.postgres
+    with psycopg.connect(postgres.uri, autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "make_server"')
+    port = free_port()
+    proc = _make_server(tmp_path, postgres.uri.rsplit("/", 1)[0] + "/make_server", port, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()[1]
+        uri = f"http://127.0.0.1:{port}"
+        assert MlflowClient(uri).get_experiment_by_name("Default").artifact_location == "mlflow-artifacts:/0"
+    finally:
+        stop_process_group(proc)
+        out, _ = proc.communicate(timeout=30)
+    assert f"point commands at mlflow.tracking_uri={uri}" in out
