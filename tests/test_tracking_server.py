@@ -52,27 +52,36 @@ def test_train_register_and_promote_store_everything_on_the_server(tracking_serv
     assert model.output_shape[-1] == 7
 
 
-class _NotFound(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_error(404)
-
-    def log_message(self, *args):
-        pass
+def _not_found(path: str) -> tuple[int, bytes]:
+    return 404, b"no such page"
 
 
-class _AlwaysOk(_NotFound):
-    def do_GET(self):
-        body = b"OK"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def _ok_to_everything(path: str) -> tuple[int, bytes]:
+    return 200, b"OK"
+
+
+def _host_not_allowed(path: str) -> tuple[int, bytes]:
+    """MLflow's answer to a Host header outside --allowed-hosts (it exempts /health)."""
+    return (200, b"OK") if path == "/health" else (403, b"Invalid Host header - possible DNS rebinding attack detected")
 
 
 @pytest.fixture
-def foreign_server(request):
-    """http://127.0.0.1:<port> of a web server that is not MLflow, answering with the handler in request.param."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+def web_server(request):
+    """http://127.0.0.1:<port> of a web server answering GET path with request.param(path) -> (status, body)."""
+    answer = request.param
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = answer(self.path)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -96,13 +105,22 @@ def test_dead_server_uri_is_refused_before_anything_is_written(state_root, compo
     assert not any(state_root.iterdir())
 
 
-@pytest.mark.parametrize("foreign_server,why", [(_NotFound, "/health gave HTTP 404"),
-                                                 (_AlwaysOk, "did not answer a JSON object")],
-                         indirect=["foreign_server"], ids=["404", "ok-to-everything"])
-def test_a_server_that_is_not_mlflow_is_refused(state_root, compose_train, capsys, foreign_server, why):
-    err = _train_refused(compose_train, capsys, foreign_server)
-    assert f"{foreign_server} answers, but not as an MLflow tracking server" in err and why in err
+@pytest.mark.parametrize("web_server,why", [(_not_found, "/health gave HTTP 404"),
+                                            (_ok_to_everything, "did not answer a JSON object")],
+                         indirect=["web_server"], ids=["404", "ok-to-everything"])
+def test_a_server_that_is_not_mlflow_is_refused(state_root, compose_train, capsys, web_server, why):
+    err = _train_refused(compose_train, capsys, web_server)
+    assert f"{web_server} answers, but not as an MLflow tracking server" in err and why in err
     assert "mlflow.tracking_uri" in err
+    assert not any(state_root.iterdir())
+
+
+@pytest.mark.parametrize("web_server", [_host_not_allowed], indirect=True)
+def test_a_host_name_the_server_does_not_allow_is_refused(state_root, compose_train, capsys, web_server):
+    host = web_server.removeprefix("http://")
+    err = _train_refused(compose_train, capsys, web_server)
+    assert f"the MLflow tracking server at {web_server} refuses the host name {host} (Invalid Host header" in err
+    assert f"MLFLOW_SERVER_ALLOWED_HOSTS='{host},localhost:*' make server" in err
     assert not any(state_root.iterdir())
 
 

@@ -68,9 +68,17 @@ def _check_server(uri: str) -> None:
         if not isinstance(json.loads(_get(f"{base}/api/2.0/mlflow/experiments/search?max_results=1")), dict):
             raise ValueError("not an object")
     except urllib.error.HTTPError as err:
+        body = err.read().decode(errors="replace")
+        if err.code == 403 and body.startswith("Invalid Host header"):
+            host = urllib.parse.urlsplit(uri).netloc.rpartition("@")[2]
+            raise FerLabError(
+                f"the MLflow tracking server at {uri} refuses the host name {host} ({body.strip()}). Start it "
+                f"with that name allowed (MLFLOW_SERVER_ALLOWED_HOSTS='{host},localhost:*' make server) or use "
+                "its IP address."
+            ) from None
         if err.code in (401, 403):
             return  # a server with authentication: MLflow sends the credentials (MLFLOW_TRACKING_USERNAME, ...)
-        store_error = _mlflow_error(err) if err.code >= 500 else None
+        store_error = _mlflow_error(body) if err.code >= 500 else None
         if store_error:
             raise FerLabError(
                 f"the MLflow tracking server at {uri} answers, but its backend store fails ({store_error}). "
@@ -94,11 +102,11 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def _mlflow_error(err: urllib.error.HTTPError) -> str | None:
+def _mlflow_error(body: str) -> str | None:
     """The first line of an MLflow error answer's message, without its exception class; None if not MLflow's."""
     try:
-        message = json.loads(err.read())["message"]
-    except (ValueError, KeyError, TypeError, OSError):
+        message = json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
         return None
     return re.sub(r"^\([\w.]+\) ", "", str(message).strip().split("\n")[0])
 
