@@ -20,7 +20,7 @@ def postgres_bin() -> Path | None:
     found = shutil.which("initdb")
     if found:
         return Path(found).parent
-    versions = sorted(DEBIAN_BIN.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    versions = sorted(DEBIAN_BIN.glob("[0-9]*/bin/initdb"), key=lambda p: float(p.parts[-3]))
     return versions[-1].parent if versions else None
 
 

@@ -51,13 +51,20 @@ def check_database(db: str) -> None:
         psycopg.connect(libpq_uri, connect_timeout=_CONNECT_TIMEOUT_S).close()
     except psycopg.Error as err:
         reason = " ".join(str(err).split("\n")[0].split())
-        parts = urllib.parse.urlsplit(libpq_uri)
-        user = f" -U {parts.username}" if parts.username else ""
-        createdb = f"createdb -h {parts.hostname} -p {parts.port or 5432}{user} {parts.path.lstrip('/')}"
         raise FerLabError(
             f"PostgreSQL refused the connection to {redacted(db)} ({reason}). Start PostgreSQL and create the "
-            f"database (`{createdb}`), or point SERVER_DB=postgresql://USER@HOST:PORT/DB at one that exists."
+            f"database (`{_createdb(libpq_uri)}`), or point SERVER_DB=postgresql://USER@HOST:PORT/DB at one that "
+            "exists."
         ) from None
+
+
+def _createdb(uri: str) -> str:
+    """The createdb command that creates the database of `uri`."""
+    parts = urllib.parse.urlsplit(uri)
+    port = re.search(r":(\d+)$", parts.netloc)
+    flags = (("-h", parts.hostname), ("-p", port and port[1]), ("-U", parts.username))
+    options = [f"{flag} {value}" for flag, value in flags if value]
+    return " ".join(["createdb", *options, parts.path.lstrip("/") or "DB"])
 
 
 def server_command(db: str, artifacts: Path, host: str, port: int, workers: int) -> list[str]:
