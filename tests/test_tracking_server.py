@@ -8,8 +8,6 @@ import http.server
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -17,7 +15,8 @@ import pytest
 from mlflow import MlflowClient
 
 from fer_lab.errors import EXIT_USER_ERROR, report_user_errors
-from fer_lab.tracking.server import stop_process_group
+from fer_lab.promote import main as promote
+from fer_lab.tracking.server import stop_process_group, wait_healthy
 from fer_lab.training import run as train_run
 from fer_lab.tuning.local_cluster import free_port
 
@@ -35,8 +34,6 @@ def test_train_register_and_promote_store_everything_on_the_server(tracking_serv
     cfg = compose_train(*TINY, "task_name=server", f"mlflow.registered_model_name={name}", "mlflow.promote=never",
                         f"mlflow.tracking_uri={server.uri}")
     summary = train_run.run_training(cfg)
-    from fer_lab.promote import main as promote
-
     promote(["--name", name, "--tracking-uri", server.uri])
     client = MlflowClient(server.uri, server.uri)
     champion = client.get_model_version_by_alias(name, "champion")
@@ -166,16 +163,9 @@ def test_make_server_serves_a_database(tracking_server, tmp_path):
         conn.execute('CREATE DATABASE "make_server"')
     port = free_port()
     proc = _make_server(tmp_path, postgres.uri.rsplit("/", 1)[0] + "/make_server", port, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert proc.poll() is None, proc.communicate()[1]
-        uri = f"http://127.0.0.1:{port}"
+        wait_healthy(uri, proc, timeout_s=180)
         assert MlflowClient(uri).get_experiment_by_name("Default").artifact_location == "mlflow-artifacts:/0"
     finally:
         stop_process_group(proc)

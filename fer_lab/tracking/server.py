@@ -84,13 +84,14 @@ def running_server(db: str, artifacts: Path, port: int, workers: int = 1, log: P
         proc = subprocess.Popen(server_command(db, artifacts, "127.0.0.1", port, workers), stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_healthy(uri, proc, timeout_s, log)
+        wait_healthy(uri, proc, timeout_s, log)
         yield uri
     finally:
         stop_process_group(proc)
 
 
-def _wait_healthy(uri: str, proc: subprocess.Popen, timeout_s: float, log: Path | None) -> None:
+def wait_healthy(uri: str, proc: subprocess.Popen, timeout_s: float, log: Path | None = None) -> None:
+    """Return once the server process `proc` answers `uri`/health; FerLabError if it exits or times out first."""
     deadline = time.monotonic() + timeout_s
     see = f" (its log: {log})" if log else ""
     while time.monotonic() < deadline:
