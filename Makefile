@@ -10,11 +10,15 @@ APP_PORT ?= 7860
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
 SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
 WORKERS ?= 2
+SERVER_DB ?= postgresql://127.0.0.1:5432/fer_lab
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 5000
+SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui webcam live serve \
-        bench-inference bench-app bench-peer bench-detectors bench-throughput clean
+.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui server webcam live \
+        serve bench-inference bench-app bench-peer bench-detectors bench-throughput bench-tracking clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +63,10 @@ tune-distributed: install ## a chief and WORKERS workers on 127.0.0.1 sharing on
 ui: install ## MLflow UI for mlflow.db on http://127.0.0.1:5000 (PORT=...)
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
 
+server: install ## team MLflow server: SERVER_DB (PostgreSQL), artifacts in SERVER_ARTIFACTS, SERVER_HOST:SERVER_PORT
+	$(PY) -m fer_lab.tracking.server --db '$(SERVER_DB)' --artifacts '$(SERVER_ARTIFACTS)' \
+	    --host $(SERVER_HOST) --port $(SERVER_PORT)
+
 webcam: install ## live emotions in the browser on http://127.0.0.1:7860 (APP_PORT=...): webcam, uploads, models
 	$(PY) -m fer_lab.app --open --port $(APP_PORT)
 
@@ -82,6 +90,9 @@ bench-detectors: install ## face detectors side by side: recall, false detection
 
 bench-throughput: install ## training img/s: fer_lab's augmentation vs ImageDataGenerator, cached head features
 	$(PY) benchmarks/bench_throughput.py --data $(dir $(DATA))
+
+bench-tracking: install ## metrics/s of concurrent writers: SQLite file against a PostgreSQL server (throwaway)
+	$(PY) benchmarks/bench_tracking.py
 
 clean: ## remove checkpoints, Hydra logs and caches (keeps mlflow.db, mlartifacts and tuner studies)
 	rm -rf checkpoints logs .cache .pytest_cache

@@ -1,14 +1,18 @@
-"""Shared fixtures: an isolated project root and MLflow store per test, Hydra config composition."""
+"""Shared fixtures: an isolated project root and MLflow store per test, Hydra config composition, a tracking server."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    from fer_lab.tracking.local_postgres import LocalPostgres
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -100,3 +104,24 @@ def tiny_bundled(tiny_model_folder, state_root, monkeypatch) -> Path:
 
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model_folder)
     return tiny_model_folder
+
+
+class TrackingServer(NamedTuple):
+    uri: str  # http://127.0.0.1:<port>
+    artifacts: Path  # the server's --artifacts-destination
+    postgres: "LocalPostgres"  # its database cluster (stop() and start() it to take the store down)
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory) -> TrackingServer:
+    """A throwaway PostgreSQL cluster and an MLflow server on it, shared by the session; skips without PostgreSQL."""
+    from fer_lab.tracking.local_postgres import LocalPostgres, postgres_bin
+    from fer_lab.tracking.server import running_server
+    from fer_lab.tuning.local_cluster import free_port
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed: no initdb on PATH or in /usr/lib/postgresql/*/bin")
+    folder = tmp_path_factory.mktemp("tracking_server")
+    with (LocalPostgres(free_port()) as postgres,
+          running_server(postgres.uri, folder / "artifacts", free_port(), log=folder / "mlflow.log") as uri):
+        yield TrackingServer(uri, folder / "artifacts", postgres)

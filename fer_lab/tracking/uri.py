@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from fer_lab.errors import FerLabError
 from fer_lab.paths import project_root
 
 DEFAULT_DB = "mlflow.db"
-_SERVER_TIMEOUT_S = 5
+_SERVER_TIMEOUT_S = 10
 
 
 def resolve_tracking_uri(configured: str | None = None) -> str:
@@ -58,13 +61,58 @@ def _absolute(path: Path) -> Path:
 
 
 def _check_server(uri: str) -> None:
+    """Refuse a server that is down, is not MLflow, or is MLflow with a failing backend store (database down)."""
+    base = uri.rstrip("/")
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=_SERVER_TIMEOUT_S):
-            return
+        _get(f"{base}/health")
+        if not isinstance(json.loads(_get(f"{base}/api/2.0/mlflow/experiments/search?max_results=1")), dict):
+            raise ValueError("not an object")
+    except urllib.error.HTTPError as err:
+        body = err.read().decode(errors="replace")
+        if err.code == 403 and body.startswith("Invalid Host header"):
+            host = urllib.parse.urlsplit(uri).netloc.rpartition("@")[2]
+            raise FerLabError(
+                f"the MLflow tracking server at {uri} refuses the host name {host} ({body.strip()}). Start it "
+                f"with that name allowed (MLFLOW_SERVER_ALLOWED_HOSTS='{host},localhost:*' make server) or use "
+                "its IP address."
+            ) from None
+        if err.code in (401, 403):
+            return  # a server with authentication: MLflow sends the credentials (MLFLOW_TRACKING_USERNAME, ...)
+        store_error = _mlflow_error(body) if err.code >= 500 else None
+        if store_error:
+            raise FerLabError(
+                f"the MLflow tracking server at {uri} answers, but its backend store fails ({store_error}). "
+                "Start the database behind it (`make server` checks it on start), or use the local store with "
+                f"mlflow.tracking_uri=sqlite:///{DEFAULT_DB}."
+            ) from None
+        raise _not_mlflow(uri, f"{urllib.parse.urlsplit(err.url).path} gave HTTP {err.code} {err.reason}")
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise FerLabError(
             f"the MLflow tracking server at {uri} is unreachable ({reason}). Start it "
-            f"(`make ui` serves {DEFAULT_DB} on 127.0.0.1:5000) or use the local store with "
-            f"mlflow.tracking_uri=sqlite:///{DEFAULT_DB}."
+            f"(`make server` for a team's PostgreSQL store, `make ui` serves {DEFAULT_DB} on 127.0.0.1:5000) or use "
+            f"the local store with mlflow.tracking_uri=sqlite:///{DEFAULT_DB}."
         ) from None
+    except ValueError:
+        raise _not_mlflow(uri, "its experiments API did not answer a JSON object") from None
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=_SERVER_TIMEOUT_S) as response:
+        return response.read()
+
+
+def _mlflow_error(body: str) -> str | None:
+    """The first line of an MLflow error answer's message, without its exception class; None if not MLflow's."""
+    try:
+        message = json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return re.sub(r"^\([\w.]+\) ", "", str(message).strip().split("\n")[0])
+
+
+def _not_mlflow(uri: str, what: str) -> FerLabError:
+    return FerLabError(
+        f"{uri} answers, but not as an MLflow tracking server ({what}). Check the host and port of "
+        "mlflow.tracking_uri (or $MLFLOW_TRACKING_URI)."
+    )
