@@ -22,10 +22,9 @@ from typing import ContextManager
 
 import keras
 
+from fer_lab.config import Distribution
 from fer_lab.data import FerData
 from fer_lab.errors import FerLabError
-
-DATA_PARALLEL = "data_parallel"
 
 
 class Devices:
@@ -34,7 +33,7 @@ class Devices:
     def __init__(self, setting: str | None, batch_size: int):
         self._strategy = None  # keras.distribution.DataParallel (JAX) or tf.distribute.MirroredStrategy
         self.names: tuple[str, ...] = ()
-        if setting in (None, "none"):
+        if setting in (None, Distribution.none):
             return
         backend = keras.backend.backend()
         if backend == "jax":
@@ -66,7 +65,8 @@ class Devices:
             return (f"data parallel on {self.count} devices ({', '.join(self.names)}): each takes "
                     f"1/{self.count} of every batch")
         if self.names:
-            return f"trainer.distribution={DATA_PARALLEL}, but one device found ({self.names[0]}): training on it"
+            return (f"trainer.distribution={Distribution.data_parallel}, but one device found ({self.names[0]}): "
+                    "training on it")
         return "training on one device"
 
     def scope(self) -> ContextManager:
