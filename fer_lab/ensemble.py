@@ -35,11 +35,10 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
 
     from fer_lab.data import load_dataset
     from fer_lab.evaluation.tracked import evaluate_and_log
-    from fer_lab.inference.bundled import BUNDLED_URI
     from fer_lab.inference.loading import load_model
     from fer_lab.models.ensemble import ENSEMBLE, build_ensemble
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import ModelMetadata, log_keras_model, training_run
+    from fer_lab.tracking.model_io import ModelMetadata, log_keras_model
     from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG, promote_if_better
     from fer_lab.tracking.hardware import hardware_tags
     from fer_lab.tracking.runs import ensure_experiment, git_tags
@@ -62,10 +61,10 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
                           f"data has {', '.join(data.class_names)} at {data.train.x.shape[1]}px: point data.* at "
                           "the data they were trained on")
     model = build_ensemble([m for m, _ in loaded], first.image_size)
-    runs = [None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri) for uri in uris]
-    minutes = sum(r.data.metrics.get("train_seconds", 0.0) for r in runs if r) / 60
-    members = [{"uri": uri, "run_id": r.info.run_id if r else None, "model_name": meta.model_name}
-               for uri, r, (_, meta) in zip(uris, runs, loaded)]
+    trained = [_member_training(uri) for uri in uris]
+    minutes = sum(m for _, m in trained)
+    members = [{"uri": uri, "run_id": run_id, "train_minutes": m, "model_name": meta.model_name}
+               for uri, (run_id, m), (_, meta) in zip(uris, trained, loaded)]
     name = cfg.mlflow.registered_model_name
     with mlflow.start_run(experiment_id=ensure_experiment(str(cfg.mlflow.experiment), tracking_uri),
                           run_name=cfg.mlflow.run_name or f"ensemble-{len(uris)}") as run:
@@ -94,6 +93,21 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
     print(f"fer_lab: ensemble of {len(uris)} models ({minutes:.0f} min of member training), MLflow run "
           f"{run.info.run_id} in {tracking_uri}")
     return EnsembleSummary(run.info.run_id, version, promoted, minutes)
+
+
+def _member_training(uri: str) -> tuple[str | None, float]:
+    """The member's training run id and minutes: from its MLflow run, from the bundled model's card, or unknown
+    (None, 0) for a bare .keras file."""
+    from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
+    from fer_lab.tracking.model_io import training_run
+
+    if uri == BUNDLED_URI:
+        card = bundled_model().card
+        return card.get("run_id"), float(card.get("train_minutes", 0.0))
+    if uri.endswith(".keras"):
+        return None, 0.0
+    run = training_run(uri)
+    return run.info.run_id, run.data.metrics.get("train_seconds", 0.0) / 60
 
 
 if __name__ == "__main__":

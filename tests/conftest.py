@@ -92,7 +92,8 @@ def tiny_model_folder(tmp_path_factory) -> Path:
     x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
     model = keras.Model(inputs, keras.layers.Dense(len(EMOTIONS), activation="softmax")(
         keras.layers.GlobalAveragePooling2D()(x)))
-    card = {"model_name": "tiny", "val_accuracy": 0.51, "test_accuracy": 0.49}
+    card = {"model_name": "tiny", "run_id": "0123abcd", "train_minutes": 2.5, "val_accuracy": 0.51,
+            "test_accuracy": 0.49}
     return write_bundled_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), card,
                                tmp_path_factory.mktemp("reference")).folder
 

@@ -44,6 +44,15 @@ def test_the_ensemble_is_the_mean_of_its_members_and_round_trips_through_the_reg
     assert load_logged_model("models:/ens/3")[1].model_name == "ensemble"
 
 
+def test_a_bundled_member_brings_the_run_and_training_minutes_on_its_card(two_members, tiny_bundled, compose_train):
+    summary = build_and_log_ensemble(ensemble_cfg(compose_train, [two_members[0], "bundled"]))
+    client = MlflowClient()
+    first = client.get_run(client.get_model_version("ens", "1").run_id)
+    assert summary.members_train_minutes == pytest.approx(first.data.metrics["train_seconds"] / 60 + 2.5)
+    run = client.get_run(summary.run_id)
+    assert run.data.tags["fer_lab.ensemble_member_runs"] == f"{first.info.run_id} 0123abcd"
+
+
 def test_members_that_do_not_fit_together_are_one_clear_error(two_members, compose_train, state_root):
     train_run.run_training(compose_train(*TINY, "data.image_size=32", "model=cnn_tiny"))
     with pytest.raises(FerLabError, match="same classes in the same order and the same image size"):

@@ -1,5 +1,6 @@
-"""Distributed tuning: the chief's oracle server (KerasTuner internals it relies on, prompt stop), and a chief with
-two workers on 127.0.0.1 sharing a 4-trial search (about 1-2 minutes)."""
+"""Distributed tuning: the chief's oracle server (KerasTuner internals it relies on, prompt stop), a chief with two
+workers on 127.0.0.1 sharing a 4-trial search in SQLite, and through the PostgreSQL tracking server a worker killed
+mid-trial and restarted, and a worker pointed at another study (a few minutes in all)."""
 
 from __future__ import annotations
 
@@ -92,14 +93,13 @@ def _wait_for(condition, timeout_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_worker_killed_mid_trial_and_restarted_finishes_the_study_with_one_run_per_trial(state_root):
+def test_a_worker_killed_mid_trial_and_restarted_finishes_the_study_through_the_server(tracking_server, state_root):
     from mlflow.entities import ViewType
 
-    configure_tracking(None)
-    client = MlflowClient()
-    client.search_experiments()
+    client = MlflowClient(tracking_server.uri)
     port = free_port()
-    slow = ("trainer.epochs=30", "tuner.study=killed", "task_name=dist_k")
+    slow = ("trainer.epochs=30", "tuner.study=killed", "task_name=dist_k",
+            f"mlflow.tracking_uri={tracking_server.uri}")
     worker1 = [*_tune(port, *slow), "tuner.distributed.role=worker", "tuner.distributed.worker_id=worker1"]
     procs = [subprocess.Popen(_tune(port, *slow, "tuner.distributed.role=chief")), subprocess.Popen(worker1),
              subprocess.Popen([*_tune(port, *slow), "tuner.distributed.role=worker",
@@ -133,17 +133,16 @@ def test_a_worker_killed_mid_trial_and_restarted_finishes_the_study_with_one_run
     assert parent.info.status == "FINISHED" and parent.data.metrics["trials_completed"] == 4
 
 
-def test_a_worker_pointed_at_another_study_stops_with_one_message_and_writes_nothing(state_root):
-    configure_tracking(None)
-    client = MlflowClient()
-    client.search_experiments()
+def test_a_worker_pointed_at_another_study_stops_with_one_message_and_writes_nothing(tracking_server, state_root):
+    client = MlflowClient(tracking_server.uri)
     port = free_port()
-    chief = subprocess.Popen(_tune(port, "tuner.distributed.role=chief", "tuner.max_trials=1"))
+    server = f"mlflow.tracking_uri={tracking_server.uri}"
+    chief = subprocess.Popen(_tune(port, "tuner.distributed.role=chief", "tuner.max_trials=1", server))
     try:
         _wait_for(lambda: [r for r in client.search_runs(
             [e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'")
             if r.data.tags.get("fer_lab.chief") == f"127.0.0.1:{port}"], 120, "the chief's study run")
-        worker = subprocess.run([*_tune(port, "tuner.distributed.role=worker", "tuner.study=other")],
+        worker = subprocess.run([*_tune(port, "tuner.distributed.role=worker", "tuner.study=other", server)],
                                 capture_output=True, text=True, timeout=120)
     finally:
         chief.kill()
