@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui server webcam live \
-        serve bench-inference bench-app bench-peer bench-detectors bench-throughput bench-tracking clean
+        serve bench-inference bench-app bench-peer bench-detectors bench-throughput bench-distill bench-tracking clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ bench-detectors: install ## face detectors side by side: recall, false detection
 
 bench-throughput: install ## training img/s: fer_lab's augmentation vs ImageDataGenerator, cached head features
 	$(PY) benchmarks/bench_throughput.py --data $(dir $(DATA))
+
+bench-distill: install ## distillation cost: teacher outputs once per image vs per batch, epochs in the 110-min budget
+	$(PY) benchmarks/bench_distill.py --data $(dir $(DATA))
 
 bench-tracking: install ## metrics/s of concurrent writers: SQLite file against a PostgreSQL server (throwaway)
 	$(PY) benchmarks/bench_tracking.py

@@ -1,4 +1,5 @@
-"""Champion promotion under concurrency: two trainings finishing at once end with the better one as champion."""
+"""Champion promotion under concurrency: two trainings finishing at once end with the better one as champion, in a
+SQLite store and through the PostgreSQL tracking server."""
 
 from __future__ import annotations
 
@@ -21,14 +22,20 @@ def _version(client: MlflowClient, name: str, val_accuracy: float) -> str:
     return client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id).version
 
 
-def _race(monkeypatch) -> str:
+@pytest.fixture(params=["sqlite", "server"])
+def store(request, state_root) -> None:
+    """Every MLflow call of the test goes to a fresh SQLite store or to the shared tracking server."""
+    configure_tracking(request.getfixturevalue("tracking_server").uri if request.param == "server" else None)
+
+
+def _race(monkeypatch, name: str) -> str:
     """A worse and a better version promoted at once, the worse one reading the champion first and writing last
     (it pauses between reading and writing); returns the champion at the end."""
     client = MlflowClient()
-    client.create_registered_model("race")
-    old = _version(client, "race", 0.50)
-    client.set_registered_model_alias("race", registry.CHAMPION, old)
-    better, worse = _version(client, "race", 0.70), _version(client, "race", 0.60)
+    client.create_registered_model(name)
+    old = _version(client, name, 0.50)
+    client.set_registered_model_alias(name, registry.CHAMPION, old)
+    better, worse = _version(client, name, 0.70), _version(client, name, 0.60)
     read = registry._champion_version
     worse_has_read = threading.Event()
 
@@ -41,27 +48,25 @@ def _race(monkeypatch) -> str:
 
     monkeypatch.setattr(registry, "_champion_version", slow_read)
     threads = [threading.Thread(target=registry.promote_if_better, name=label,
-                                args=(MlflowClient(), "race", version, "val_accuracy", "auto"))
+                                args=(MlflowClient(), name, version, "val_accuracy", "auto"))
                for label, version in (("worse", worse), ("better", better))]
     threads[0].start()
     worse_has_read.wait(10)
     threads[1].start()
     for thread in threads:
         thread.join(30)
-    assert not client.search_registered_models(f"name = '{lock_name('race')}'")  # released
-    champion = client.get_model_version_by_alias("race", registry.CHAMPION).version
+    assert not client.search_registered_models(f"name = '{lock_name(name)}'")  # released
+    champion = client.get_model_version_by_alias(name, registry.CHAMPION).version
     return {better: "better", worse: "worse"}.get(champion, champion)
 
 
-def test_concurrent_promotions_end_with_the_better_version(state_root, monkeypatch):
-    configure_tracking(None)
-    assert _race(monkeypatch) == "better"
+def test_concurrent_promotions_end_with_the_better_version(store, monkeypatch):
+    assert _race(monkeypatch, "race_locked") == "better"
 
 
-def test_without_the_lock_the_same_race_loses_the_update(state_root, monkeypatch):
-    configure_tracking(None)
+def test_without_the_lock_the_same_race_loses_the_update(store, monkeypatch):
     monkeypatch.setattr(registry, "alias_lock", lambda client, name: contextlib.nullcontext())
-    assert _race(monkeypatch) == "worse"
+    assert _race(monkeypatch, "race_unlocked") == "worse"
 
 
 def test_a_lock_left_by_a_dead_process_is_broken_after_stale_s(state_root):
