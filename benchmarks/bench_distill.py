@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from bench_throughput import BATCH, compose, fit_rate, training_arrays  # noqa: E402
+from bench_throughput import BATCH, compose, fit_rate, timed, training_arrays  # noqa: E402
 from fer_lab.evaluation.tta import predict_with_tta  # noqa: E402
 from fer_lab.inference.loading import load_model  # noqa: E402
 from fer_lab.models import build_model  # noqa: E402
@@ -48,9 +47,8 @@ def student_rate(x, y, warmup: int, steps: int) -> float:
 def teacher_rate(teacher, x, tta: str) -> float:
     """Images per second through the teacher with test-time augmentation `tta`, after one untimed batch."""
     predict_with_tta(teacher, x[:BATCH], tta, batch_size=BATCH)
-    start = time.perf_counter()
-    predict_with_tta(teacher, x, tta, batch_size=BATCH)
-    return len(x) / (time.perf_counter() - start)
+    seconds, _ = timed(lambda: predict_with_tta(teacher, x, tta, batch_size=BATCH))
+    return len(x) / seconds
 
 
 def main() -> None:
