@@ -4,9 +4,9 @@
 
 One row per run and split (validation = stratified part of Training, test = PublicTest, as logged in the
 run's data tags; test_unseen = the test rows with no exact pixel copy in train or val): accuracy, macro-F1,
-disgust and fear recall after the run's TTA, parameters, training time, throughput and hardware (the run's
-`hardware` tag), and inference ms/image: the logged model's `predict_on_batch` on one 48x48 face, median of 50
-calls on this machine.
+disgust and fear recall after the run's TTA, parameters, training time (plus the teacher's scoring of a distilled
+run), throughput and hardware (the run's `hardware` tag), and inference ms/image: the logged model's
+`predict_on_batch` on one 48x48 face, median of 50 calls on this machine.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def run_rows(client, run_id: str, latency: bool) -> list[str]:
     n_params = metrics.get("model_params") or (model.count_params() if model is not None else None)
     ms = f"{_latency_ms(model):.1f}" if latency and model is not None else "-"
     minutes = metrics.get("train_seconds", 0) / 60
+    teacher = f" + {metrics['teacher_seconds'] / 60:.0f} min teacher" if "teacher_seconds" in metrics else ""
     recipe = f"`{tags.get('mlflow.runName', run_id)}` (`{run_id}`)"
     tta = params.get("evaluation.tta", "none")
     rows = []
@@ -46,7 +47,7 @@ def run_rows(client, run_id: str, latency: bool) -> list[str]:
                  *(f"{metrics.get(f'{prefix}_{key}', float('nan')):.3f}"
                    for key in ("accuracy", "macro_f1", "recall_disgust", "recall_fear")),
                  f"{n_params / 1e6:.2f}M" if n_params else "-",
-                 f"{minutes:.0f} min ({metrics.get('epochs_trained', 0):.0f} ep)",
+                 f"{minutes:.0f} min ({metrics.get('epochs_trained', 0):.0f} ep){teacher}",
                  f"{metrics.get('train_img_per_s', 0):.0f}", tags.get("hardware", "?"), ms]
         rows.append("| " + " | ".join(cells) + " |")
         recipe = ""

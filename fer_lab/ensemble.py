@@ -96,8 +96,8 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
 
 
 def _member_training(uri: str) -> tuple[str | None, float]:
-    """The member's training run id and minutes: from its MLflow run, from the bundled model's card, or unknown
-    (None, 0) for a bare .keras file."""
+    """The member's training run id and minutes (its teacher's scoring included when distilled): from its MLflow
+    run, from the bundled model's card, or unknown (None, 0) for a bare .keras file."""
     from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
     from fer_lab.tracking.model_io import training_run
 
@@ -107,7 +107,8 @@ def _member_training(uri: str) -> tuple[str | None, float]:
     if uri.endswith(".keras"):
         return None, 0.0
     run = training_run(uri)
-    return run.info.run_id, run.data.metrics.get("train_seconds", 0.0) / 60
+    metrics = run.data.metrics
+    return run.info.run_id, (metrics.get("train_seconds", 0.0) + metrics.get("teacher_seconds", 0.0)) / 60
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pytest
 
@@ -44,12 +45,14 @@ def test_train_targets_mix_labels_and_teacher_and_val_keeps_its_labels(teacher, 
     cfg = compose_train(*TINY, f"training.teacher={path}", "training.distill_weight=0.4",
                         "training.distill_temperature=2")
     data = load_dataset(cfg.data, seed=0)
-    mixed, line = with_teacher_targets(data, cfg)
+    mixed = with_teacher_targets(data, cfg)
     expected = 0.6 * data.train.y + 0.4 * soften(predict_with_tta(model, data.train.x, "flip"), 2.0)
-    np.testing.assert_allclose(mixed.train.y, expected, atol=1e-5)
-    assert mixed.val.fingerprint() == data.val.fingerprint() and "distilling from" in line
-    again, line = with_teacher_targets(data, cfg)
-    assert "loaded from cache" in line and np.array_equal(again.train.y, mixed.train.y)
+    np.testing.assert_allclose(mixed.data.train.y, expected, atol=1e-5)
+    assert mixed.data.val.fingerprint() == data.val.fingerprint() and "distilling from" in mixed.line
+    assert mixed.teacher_seconds > 0
+    again = with_teacher_targets(data, cfg)
+    assert "loaded from cache" in again.line and np.array_equal(again.data.train.y, mixed.data.train.y)
+    assert again.teacher_seconds == mixed.teacher_seconds, "a cache hit keeps the scoring time it cost"
 
 
 def test_a_distilled_student_moves_towards_the_teacher(teacher, compose_train, state_root):
@@ -57,7 +60,10 @@ def test_a_distilled_student_moves_towards_the_teacher(teacher, compose_train, s
 
     def kl_to_teacher(*overrides: str) -> float:
         cfg = compose_train(*TINY, "trainer.epochs=6", *overrides)
-        student = train_run.run_training(cfg).fit.model
+        summary = train_run.run_training(cfg)
+        logged = mlflow.MlflowClient(summary.tracking_uri).get_run(summary.run_id).data.metrics
+        assert ("teacher_seconds" in logged) == bool(cfg.training.teacher), "a distilled run logs its teacher's time"
+        student = summary.fit.model
         x = load_dataset(cfg.data, seed=0).train.x
         p, q = predict_with_tta(model, x), np.clip(predict_with_tta(student, x), 1e-8, 1)
         return float(np.mean(np.sum(p * (np.log(np.clip(p, 1e-8, 1)) - np.log(q)), axis=1)))

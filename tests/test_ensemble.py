@@ -44,11 +44,14 @@ def test_the_ensemble_is_the_mean_of_its_members_and_round_trips_through_the_reg
     assert load_logged_model("models:/ens/3")[1].model_name == "ensemble"
 
 
-def test_a_bundled_member_brings_the_run_and_training_minutes_on_its_card(two_members, tiny_bundled, compose_train):
-    summary = build_and_log_ensemble(ensemble_cfg(compose_train, [two_members[0], "bundled"]))
+def test_member_minutes_count_a_bundled_card_and_a_distilled_members_teacher(two_members, tiny_bundled,
+                                                                              compose_train):
     client = MlflowClient()
-    first = client.get_run(client.get_model_version("ens", "1").run_id)
-    assert summary.members_train_minutes == pytest.approx(first.data.metrics["train_seconds"] / 60 + 2.5)
+    first_run_id = client.get_model_version("ens", "1").run_id
+    client.log_metric(first_run_id, "teacher_seconds", 60.0)  # as a distilled run logs its teacher's scoring
+    summary = build_and_log_ensemble(ensemble_cfg(compose_train, [two_members[0], "bundled"]))
+    first = client.get_run(first_run_id)
+    assert summary.members_train_minutes == pytest.approx(first.data.metrics["train_seconds"] / 60 + 1.0 + 2.5)
     run = client.get_run(summary.run_id)
     assert run.data.tags["fer_lab.ensemble_member_runs"] == f"{first.info.run_id} 0123abcd"
 

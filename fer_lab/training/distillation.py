@@ -9,7 +9,8 @@ view in every epoch, more than the student's own step on a CPU; once per image i
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 from omegaconf import DictConfig
@@ -20,9 +21,15 @@ from fer_lab.data import cache
 from fer_lab.errors import FerLabError
 
 
-def with_teacher_targets(data: FerData, cfg: DictConfig, tracking_uri: str | None = None) -> tuple[FerData, str]:
-    """`data` with its train targets mixed with the teacher's softened outputs, and a line saying so."""
-    from fer_lab.evaluation.tta import predict_with_tta
+@dataclass(frozen=True)
+class Distilled:
+    data: FerData             # train targets mixed with the teacher's; val and test as they were
+    line: str                 # what was done, for the console
+    teacher_seconds: float    # CPU time of scoring the training images (by whichever run first cached them)
+
+
+def with_teacher_targets(data: FerData, cfg: DictConfig, tracking_uri: str | None = None) -> Distilled:
+    """`data` with its train targets mixed with the teacher's softened outputs."""
     from fer_lab.inference.loading import load_model
 
     training = cfg.training
@@ -39,14 +46,25 @@ def with_teacher_targets(data: FerData, cfg: DictConfig, tracking_uri: str | Non
                           f"{meta.image_size}px images; the data has {', '.join(data.class_names)} at "
                           f"{data.train.x.shape[1]}px: pick a teacher trained on these classes and image size")
     tta = str(training.teacher_tta)
-    probs, note = cache.cached("teacher", lambda: _digest(teacher, data.train.x), {"tta": tta},
-                               lambda: {"probs": predict_with_tta(teacher, data.train.x, tta)})
-    soft = soften(probs["probs"], temperature)
+    scored, note = cache.cached("teacher", lambda: _digest(teacher, data.train.x),
+                                {"tta": tta, "arrays": "probs,seconds"}, lambda: _score(teacher, data.train.x, tta))
+    seconds = float(scored["seconds"])
+    soft = soften(scored["probs"], temperature)
     train = replace(data.train, y=((1 - weight) * data.train.y + weight * soft).astype(np.float32),
                     origin=f"{data.train.origin}, targets {1 - weight:g} labels + {weight:g} teacher")
     line = (f"distilling from {training.teacher} ({meta.model_name}, tta={tta}, T={temperature:g}, "
-            f"weight {weight:g})" + (f"; teacher outputs {note}" if note else ""))
-    return replace(data, train=train), line
+            f"weight {weight:g}); the teacher scored {len(train)} training images in {seconds / 60:.1f} min"
+            + (f"; teacher outputs {note}" if note else ""))
+    return Distilled(replace(data, train=train), line, seconds)
+
+
+def _score(teacher, x: np.ndarray, tta: str) -> dict[str, np.ndarray]:
+    """The teacher's probabilities on `x` and the seconds they took."""
+    from fer_lab.evaluation.tta import predict_with_tta
+
+    start = time.perf_counter()
+    probs = predict_with_tta(teacher, x, tta)
+    return {"probs": probs, "seconds": np.float64(time.perf_counter() - start)}
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:

@@ -49,9 +49,11 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     seed_everything(cfg.seed, cfg.trainer.deterministic)
     devices = Devices(cfg.trainer.get("distribution"), cfg.trainer.batch_size)
     data = load_dataset(cfg.data, seed=cfg.seed)
+    teacher_seconds = None
     if cfg.training.get("teacher"):
-        data, line = with_teacher_targets(data, cfg, tracking_uri)
-        print(f"fer_lab: {line}", flush=True)
+        distilled = with_teacher_targets(data, cfg, tracking_uri)
+        data, teacher_seconds = distilled.data, distilled.teacher_seconds
+        print(f"fer_lab: {distilled.line}", flush=True)
 
     def build() -> keras.Model:
         return build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
@@ -72,7 +74,7 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
             state = RunState(run_id=run.info.run_id)
             store.save(state)
         _print_start(cfg, data, state.epoch, devices)
-        _log_inputs(data, devices)
+        _log_inputs(data, devices, teacher_seconds)
         with dtype_policy(precision), devices.scope():
             result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
         result = replace(result, model=float32_model(devices.local_model(result.model, build), build))
@@ -89,10 +91,13 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     return summary
 
 
-def _log_inputs(data: FerData, devices: Devices) -> None:
-    """What the run trains on: the data (summary and tags) and the number of devices (tag trainer.devices)."""
+def _log_inputs(data: FerData, devices: Devices, teacher_seconds: float | None) -> None:
+    """What the run trains on: the data (summary and tags), the number of devices (tag trainer.devices) and, when
+    distilling, the CPU time of the teacher's outputs (metric teacher_seconds)."""
     import mlflow
 
+    if teacher_seconds is not None:
+        mlflow.log_metric("teacher_seconds", teacher_seconds)
     mlflow.log_dict({"source": data.source, "counts": data.counts(), "notes": list(data.notes),
                      "origins": {s.name: s.origin for s in (data.train, data.val, data.test) if s is not None}},
                     "data/summary.json")
