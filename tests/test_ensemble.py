@@ -44,6 +44,18 @@ def test_the_ensemble_is_the_mean_of_its_members_and_round_trips_through_the_reg
     assert load_logged_model("models:/ens/3")[1].model_name == "ensemble"
 
 
+def test_ten_crop_tta_of_an_ensemble_is_the_mean_of_its_members_each_on_its_own_crops(two_members, compose_train):
+    from fer_lab.evaluation.tta import forward_with_tta, predict_with_tta
+
+    build_and_log_ensemble(ensemble_cfg(compose_train, two_members))
+    x = np.random.default_rng(1).uniform(0, 255, (6, 48, 48, 1)).astype("float32")
+    members = [mlflow.keras.load_model(uri) for uri in two_members]  # 44-px input crop, and whole 48-px images
+    ensemble = mlflow.keras.load_model("models:/ens/3")
+    expected = np.mean([predict_with_tta(m, x, "crops") for m in members], axis=0)
+    np.testing.assert_allclose(predict_with_tta(ensemble, x, "crops"), expected, atol=1e-5)
+    np.testing.assert_allclose(forward_with_tta(ensemble, x, "crops"), expected, atol=1e-5)  # the live path
+
+
 def test_member_minutes_count_a_bundled_card_and_a_distilled_members_teacher(two_members, tiny_bundled,
                                                                               compose_train):
     client = MlflowClient()

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from fer_lab.models import CROP
+from fer_lab.models.ensemble import ensemble_members
 
 
 def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int = 256,
@@ -14,8 +15,12 @@ def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int =
 
     none: the image; flip: + its mirror; crops: ten-crop (4 corners and centre, each also mirrored),
     every crop resized back to S. A model with an input_crop layer (model.input_crop = C) gets its own
-    native-scale crops instead: each C-pixel corner is shifted to the centre its layer keeps.
+    native-scale crops instead: each C-pixel corner is shifted to the centre its layer keeps. An ensemble averages
+    its members' ten-crop outputs, each member on its own crops.
     """
+    members = _crop_members(model, mode)
+    if members:
+        return np.mean([predict_with_tta(m, x, mode, batch_size, crop_fraction) for m in members], axis=0)
     views = tta_views(model, x, mode, crop_fraction)
     total = None
     for view in views:
@@ -24,9 +29,24 @@ def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int =
     return total / len(views)
 
 
+def forward_with_tta(model, x: np.ndarray, mode: str, crop_fraction: float = 0.875) -> np.ndarray:
+    """predict_with_tta for a few faces: all views in one predict_on_batch call (per member of an ensemble)."""
+    members = _crop_members(model, mode)
+    if members:
+        return np.mean([forward_with_tta(m, x, mode, crop_fraction) for m in members], axis=0)
+    views = _views(x, mode, crop_fraction, _input_crop_side(model))
+    probs = np.asarray(model.predict_on_batch(np.concatenate(views) if len(views) > 1 else x))
+    return probs.reshape(len(views), len(x), -1).mean(axis=0)
+
+
 def tta_views(model, x: np.ndarray, mode: str, crop_fraction: float = 0.875) -> list[np.ndarray]:
     """The views of images x (N, S, S, 1) whose probabilities `mode` averages, for `model` (see predict_with_tta)."""
     return _views(x, mode, crop_fraction, _input_crop_side(model))
+
+
+def _crop_members(model, mode: str) -> list:
+    """An ensemble's members when their crops may differ (ten-crop); none and flip views are the same for all."""
+    return ensemble_members(model) if mode == "crops" else []
 
 
 def _views(x: np.ndarray, mode: str, crop_fraction: float, model_crop: int | None) -> list[np.ndarray]:

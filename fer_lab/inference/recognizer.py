@@ -135,11 +135,9 @@ class EmotionRecognizer:
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of faces x averaged over the views of self.tta, all views in one batch."""
-        from fer_lab.evaluation.tta import tta_views  # imports Keras, loaded anyway once a model runs
+        from fer_lab.evaluation.tta import forward_with_tta  # imports Keras, loaded anyway once a model runs
 
-        views = tta_views(self.model, x, self.tta, self.crop_fraction)
-        probs = np.asarray(self.model.predict_on_batch(np.concatenate(views) if len(views) > 1 else x))
-        return probs.reshape(len(views), len(x), -1).mean(axis=0)
+        return forward_with_tta(self.model, x, self.tta, self.crop_fraction)
 
     def _prediction(self, probs: np.ndarray) -> Prediction:
         top = int(np.argmax(probs))

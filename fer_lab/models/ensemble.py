@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 ENSEMBLE = "ensemble"
+MEMBER = "member_"
 
 
 def build_ensemble(members: list[keras.Model], image_size: int) -> keras.Model:
@@ -14,6 +15,13 @@ def build_ensemble(members: list[keras.Model], image_size: int) -> keras.Model:
     one architecture can sit side by side.
     """
     inputs = keras.Input(shape=(image_size, image_size, 1), dtype="float32", name="pixels")
-    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
+    outputs = [keras.Model(m.input, m.output, name=f"{MEMBER}{i}")(inputs) for i, m in enumerate(members)]
     mean = keras.layers.Average(dtype="float32", name="predictions")(outputs) if len(outputs) > 1 else outputs[0]
     return keras.Model(inputs, mean, name=ENSEMBLE)
+
+
+def ensemble_members(model) -> list[keras.Model]:
+    """The member models of an ensemble built by build_ensemble (loaded back or not); [] for any other model."""
+    if getattr(model, "name", None) != ENSEMBLE:
+        return []
+    return [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith(MEMBER)]
