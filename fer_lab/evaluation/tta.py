@@ -34,7 +34,7 @@ def forward_with_tta(model, x: np.ndarray, mode: str, crop_fraction: float = 0.8
     members = _crop_members(model, mode)
     if members:
         return np.mean([forward_with_tta(m, x, mode, crop_fraction) for m in members], axis=0)
-    views = _views(x, mode, crop_fraction, _input_crop_side(model))
+    views = tta_views(model, x, mode, crop_fraction)
     probs = np.asarray(model.predict_on_batch(np.concatenate(views) if len(views) > 1 else x))
     return probs.reshape(len(views), len(x), -1).mean(axis=0)
 

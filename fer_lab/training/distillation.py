@@ -25,7 +25,7 @@ from fer_lab.errors import FerLabError
 class Distilled:
     data: FerData             # train targets mixed with the teacher's; val and test as they were
     line: str                 # what was done, for the console
-    teacher_seconds: float    # CPU time of scoring the training images (by whichever run first cached them)
+    teacher_seconds: float    # seconds the teacher took to score the training images (in the run that cached them)
 
 
 def with_teacher_targets(data: FerData, cfg: DictConfig, tracking_uri: str | None = None) -> Distilled:

@@ -93,7 +93,7 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
 
 def _log_inputs(data: FerData, devices: Devices, teacher_seconds: float | None) -> None:
     """What the run trains on: the data (summary and tags), the number of devices (tag trainer.devices) and, when
-    distilling, the CPU time of the teacher's outputs (metric teacher_seconds)."""
+    distilling, the seconds the teacher's outputs took (metric teacher_seconds)."""
     import mlflow
 
     if teacher_seconds is not None:
