@@ -65,6 +65,7 @@ class TrainerConfig:
     max_minutes: Optional[float] = None
     resume: bool = True
     deterministic: bool = False
+    init_seed: Optional[int] = None
     precision: Precision = Precision.float32
     distribution: Optional[Distribution] = Distribution.none
     verbose: Union[int, str] = "auto"

@@ -18,6 +18,7 @@ from fer_lab.training.distribution import split_evenly
 from fer_lab.training.feature_cache import fit_head_on_features, head_model
 from fer_lab.training.optimizers import make_optimizer
 from fer_lab.training.schedules import schedule_callbacks
+from fer_lab.training.seeding import training_seed
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
 def _inputs(data: FerData, cfg: DictConfig, weights) -> dict:
     alpha = float(cfg.augmentation.get("mixup", 0.0) or 0.0)
     if alpha > 0:
-        return {"x": MixupBatches(data.train.x, data.train.y, cfg.trainer.batch_size, alpha, weights, cfg.seed)}
+        return {"x": MixupBatches(data.train.x, data.train.y, cfg.trainer.batch_size, alpha, weights, training_seed(cfg))}
     class_weight = None if weights is None else {i: float(w) for i, w in enumerate(weights)}
     return {"x": data.train.x, "y": data.train.y, "batch_size": cfg.trainer.batch_size,
             "shuffle": True, "class_weight": class_weight}

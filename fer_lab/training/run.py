@@ -28,7 +28,7 @@ from fer_lab.training.distribution import Devices
 from fer_lab.training.fit import FitResult, fit_resumable
 from fer_lab.training.init_from import initialize_from
 from fer_lab.training.precision import dtype_policy, float32_model
-from fer_lab.training.seeding import seed_everything
+from fer_lab.training.seeding import seed_everything, training_seed
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
     """Train `cfg.model` on `cfg.data` and track it in MLflow. Rerunning after an interruption resumes."""
     validate_train_config(cfg)
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
-    seed_everything(cfg.seed, cfg.trainer.deterministic)
+    seed_everything(training_seed(cfg), cfg.trainer.deterministic)
     devices = Devices(cfg.trainer.get("distribution"), cfg.trainer.batch_size)
     data = load_dataset(cfg.data, seed=cfg.seed)
     teacher_seconds = None

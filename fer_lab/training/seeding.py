@@ -5,6 +5,17 @@ from __future__ import annotations
 import os
 
 import keras
+from omegaconf import DictConfig
+
+
+def training_seed(cfg: DictConfig) -> int:
+    """The seed of weights, shuffling and augmentation: `trainer.init_seed`, else the run seed.
+
+    The run seed alone picks the validation rows, so runs that differ only in `trainer.init_seed` are independent
+    ensemble members chosen on the same validation data.
+    """
+    init_seed = cfg.trainer.get("init_seed")
+    return int(cfg.seed if init_seed is None else init_seed)
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

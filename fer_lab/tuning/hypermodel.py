@@ -24,7 +24,7 @@ from fer_lab.training.checkpoint import CheckpointStore, RunState
 from fer_lab.training.checks import validate_train_config
 from fer_lab.training.fit import compile_model, fit_resumable
 from fer_lab.training.precision import dtype_policy
-from fer_lab.training.seeding import seed_everything
+from fer_lab.training.seeding import seed_everything, training_seed
 from fer_lab.tuning.search_space import HyperParam, apply, declare
 
 
@@ -48,7 +48,7 @@ class FerHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp) -> keras.Model:
         cfg = self.trial_config(declare(hp, self.params))
-        seed_everything(cfg.seed, cfg.trainer.deterministic)
+        seed_everything(training_seed(cfg), cfg.trainer.deterministic)
         with dtype_policy(cfg.trainer.precision):
             model = build_model(cfg.model, cfg.augmentation, input_shape=self.data.train.x.shape[1:],
                                 num_classes=len(self.data.class_names))
