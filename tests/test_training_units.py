@@ -143,3 +143,24 @@ def test_unknown_optimizer_and_schedule_names_and_a_missing_time_budget_are_clea
     with pytest.raises(FerLabError, match="schedule=cosine_budget needs a time budget: set trainer.max_minutes"):
         check_schedule(compose_train("schedule=cosine_budget"))
     check_schedule(compose_train("schedule=cosine_budget", "trainer.max_minutes=5"))
+
+
+def test_init_seed_changes_the_weights_but_not_the_validation_rows(compose_train):
+    from fer_lab.data import load_dataset
+    from fer_lab.models import build_model
+    from fer_lab.training.seeding import seed_everything, training_seed
+
+    def seeded(*overrides):
+        cfg = compose_train("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", *overrides)
+        seed_everything(training_seed(cfg), deterministic=False)
+        data = load_dataset(cfg.data, seed=cfg.seed)
+        model = build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
+                            num_classes=len(data.class_names))
+        return data.val.x, model.get_weights()[0]
+
+    val, weights = seeded()
+    same_val, same_weights = seeded("trainer.init_seed=42")
+    other_val, other_weights = seeded("trainer.init_seed=7")
+    np.testing.assert_array_equal(weights, same_weights)
+    np.testing.assert_array_equal(val, other_val)
+    assert not np.allclose(weights, other_weights)
