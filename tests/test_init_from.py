@@ -72,6 +72,16 @@ def test_a_missing_model_or_another_architecture_is_one_clear_error(source, comp
         initialize_from(other, str(path), MINE)
 
 
+def test_batchnorm_trains_from_scratch_and_in_fine_tuning_only_when_asked(source, compose_train):
+    _, path, _ = source
+    scratch = compose_train("model=cnn_tiny")
+    assert [(p.name, p.train_batchnorm) for p in plan_phases(scratch, target(scratch, MINE))] == [("train", True)]
+    for asked in (False, True):
+        cfg = compose_train("model=cnn_tiny", f"model.init_from={path}", f"model.fine_tune.train_batchnorm={asked}")
+        phases = plan_phases(cfg, target(cfg, MINE))
+        assert [(p.name, p.train_batchnorm) for p in phases] == [("head", False), ("finetune", asked)]
+
+
 def test_init_from_trains_the_head_first_then_fine_tunes_on_your_own_classes(source, state_root, compose_train,
                                                                              tmp_path):
     _, path, _ = source

@@ -247,6 +247,23 @@ def test_batchnorm_runs_in_inference_mode_while_fine_tuning(compose_model):
     np.testing.assert_allclose(model(x, training=True), model(x, training=False), atol=1e-5)
 
 
+def test_train_batchnorm_lets_the_unfrozen_batchnorm_layers_learn_the_new_data(compose_model):
+    model_cfg, _ = compose_model("resnet50v2", *SMALL_BACKBONE, "model.head.dropout=0")
+    model = build_model(model_cfg, None, input_shape=(32, 32, 1))
+    backbone = model.get_layer("backbone")
+    batchnorm = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    set_body_trainable(model, 36, train_batchnorm=True)
+    top = backbone.layers[-36:]
+    assert all(layer.trainable == (layer in top) for layer in batchnorm) and any(layer in top for layer in batchnorm)
+    x = images(4).astype("float32")
+    assert not np.allclose(model(x, training=True), model(x, training=False), atol=1e-5)  # batch statistics
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    before = [layer.moving_mean.numpy().copy() for layer in batchnorm]
+    model.fit(x, np.eye(7)[[0, 1, 2, 3]], epochs=1, verbose=0)
+    moved = [not np.allclose(b, layer.moving_mean.numpy()) for b, layer in zip(before, batchnorm)]
+    assert moved == [layer in top for layer in batchnorm]
+
+
 def test_a_cnn_is_built_trainable_and_its_body_is_the_layers_before_the_head(compose_model):
     model = build_model(compose_model("cnn_tiny")[0], None, input_shape=(32, 32, 1))
     names = [layer.name for layer in model.layers]

@@ -31,13 +31,16 @@ MODELS: Registry[Builder] = Registry("model", "arch")
 class FineTuneConfig:
     """Two training phases for a pretrained model (read by the trainer): first `head_epochs` epochs train the head
     with the body (a backbone, or every layer before the head) frozen; then its top `unfreeze_top` layers (-1 =
-    all) are unfrozen, BatchNorm kept frozen, and the model is recompiled at learning_rate * lr_factor for the
+    all) are unfrozen, BatchNorm kept frozen unless train_batchnorm, and the model is recompiled at learning_rate * lr_factor for the
     remaining trainer.epochs. With fine_tune=null, or without pretrained weights, the model trains in one
     phase."""
 
     head_epochs: int = 5
     unfreeze_top: int = -1
     lr_factor: float = 0.1
+    # let the unfrozen BatchNorm layers learn the new data's statistics (for data unlike the source's, e.g. lab
+    # photos after FER-2013) instead of keeping the source's
+    train_batchnorm: bool = False
     # train the head epochs on body features computed once: auto (when the augmentation has no random
     # layers and mixup is 0, e.g. augmentation=none) | true (require it) | false
     cache_features: Any = "auto"

@@ -80,7 +80,7 @@ class Application:
         if self.preprocessing:
             x = PREPROCESSING[self.preprocessing]()(x)
         # Keras 3 lets fit()'s training=True override this training=False; BatchNormalization still runs in
-        # inference mode because set_body_trainable keeps every BN layer trainable=False.
+        # inference mode while set_body_trainable keeps a BN layer trainable=False (unless train_batchnorm).
         x = backbone(x, training=False)
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
         return classifier_head(x, units, dropout, regularizer, num_classes)

@@ -32,11 +32,13 @@ def body_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in layers if layer.weights and not isinstance(layer, keras.Sequential)]
 
 
-def set_body_trainable(model: keras.Model, trainable_top_layers: int | None) -> None:
+def set_body_trainable(model: keras.Model, trainable_top_layers: int | None, train_batchnorm: bool = False) -> None:
     """Freeze the body (None or 0), unfreeze its top N layers (N > 0) or all of it (-1).
 
-    N counts body layers from the top, as in the Keras fine-tuning guide. BatchNormalization layers stay frozen
-    (they keep the statistics of the data the body learned from). The head stays trainable. Recompile afterwards.
+    N counts body layers from the top, as in the Keras fine-tuning guide. BatchNormalization layers stay frozen,
+    running in inference mode with the statistics of the data the body learned from, unless `train_batchnorm`:
+    then the unfrozen ones learn the new data's statistics, scale and offset. The head stays trainable.
+    Recompile afterwards.
     """
     n = trainable_top_layers or 0
     require(isinstance(n, int) and n >= -1, "model.fine_tune.unfreeze_top", trainable_top_layers,
@@ -48,4 +50,4 @@ def set_body_trainable(model: keras.Model, trainable_top_layers: int | None) -> 
             return
     first = 0 if n == -1 else max(len(layers) - n, 0) if n else len(layers)
     for i, layer in enumerate(layers):
-        layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = i >= first and (train_batchnorm or not isinstance(layer, keras.layers.BatchNormalization))

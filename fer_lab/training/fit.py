@@ -23,13 +23,15 @@ from fer_lab.training.seeding import training_seed
 
 @dataclass(frozen=True)
 class Phase:
-    """Epochs [start, end) trained with the top `trainable_top` backbone layers unfrozen at `learning_rate`."""
+    """Epochs [start, end) trained with the top `trainable_top` backbone layers unfrozen at `learning_rate`,
+    their BatchNorm layers too when `train_batchnorm`."""
 
     name: str
     start: int
     end: int
     trainable_top: int | None
     learning_rate: float
+    train_batchnorm: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,17 +47,19 @@ def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
     """Two phases for a pretrained model with model.fine_tune (frozen body while the head trains, then
     fine-tuning the body's top layers); pretrained: ImageNet backbone weights or model.init_from.
 
-    A model trained from scratch trains whole in one phase: a frozen random body teaches the head nothing.
+    A model trained from scratch trains whole in one phase, BatchNorm included: a frozen random body teaches the
+    head nothing.
     """
     lr, epochs = float(cfg.optimizer.learning_rate), int(cfg.trainer.epochs)
     fine_tune = cfg.model.get("fine_tune")
     pretrained = cfg.model.get("init_from") or (has_backbone(model) and cfg.model.get("weights") is not None)
     if not (fine_tune and pretrained):
-        return [Phase("train", 0, epochs, -1 if has_backbone(model) else None, lr)]
+        return [Phase("train", 0, epochs, -1 if has_backbone(model) else None, lr, train_batchnorm=True)]
     head = min(int(fine_tune.head_epochs), epochs)
     phases = [Phase("head", 0, head, 0, lr)] if head else []
     if head < epochs:
-        phases.append(Phase("finetune", head, epochs, int(fine_tune.unfreeze_top), lr * fine_tune.lr_factor))
+        phases.append(Phase("finetune", head, epochs, int(fine_tune.unfreeze_top), lr * fine_tune.lr_factor,
+                            bool(fine_tune.get("train_batchnorm", False))))
     return phases
 
 
@@ -93,7 +97,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
             model, restore = store.load_last(), False
         if state.phase != phase.name:
             if phase.trainable_top is not None:
-                set_body_trainable(model, phase.trainable_top)
+                set_body_trainable(model, phase.trainable_top, phase.train_batchnorm)
             compile_model(model, cfg, phase.learning_rate)
         ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.optimizer.get("ema_momentum") else []
         callbacks = [*ema, throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
