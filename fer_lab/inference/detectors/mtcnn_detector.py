@@ -4,6 +4,7 @@ its wheel (MIT licence), so it works offline. Slower than Haar, far fewer false 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -25,7 +26,10 @@ class MtcnnDetector:
 
     def __init__(self, detect_width: int = 320, min_face: float = 0.08, min_confidence: float = 0.9):
         from mtcnn import MTCNN  # imports TensorFlow: only when this detector is chosen
+        from mtcnn.stages import stage_pnet
 
+        if not hasattr(stage_pnet.build_scale_pyramid, "__wrapped__"):
+            stage_pnet.build_scale_pyramid = _levels_its_first_network_accepts(stage_pnet.build_scale_pyramid)
         self.model = MTCNN()
         self.detect_width, self.min_face, self.min_confidence = detect_width, min_face, min_confidence
 
@@ -35,6 +39,19 @@ class MtcnnDetector:
         found = self.model.detect_faces(small, min_face_size=side)
         return largest_first([scaled_box(*face["box"], scale, float(face["confidence"]))
                               for face in found if face["confidence"] >= self.min_confidence])
+
+
+def _levels_its_first_network_accepts(build_scale_pyramid):
+    """mtcnn 1.0 counts its pyramid levels as if the pyramid started at scale 1, so with min_face_size > 12 its
+    last levels are smaller than the 12 px its first network needs; they find nothing, and Keras >= 3.15.1 raises
+    on them. Keep the levels of at least 12 px."""
+
+    @functools.wraps(build_scale_pyramid)
+    def pyramid(width, height, min_face_size, scale_factor, min_size=12):
+        scales = build_scale_pyramid(width, height, min_face_size, scale_factor, min_size)
+        return scales[np.floor(min(width, height) * scales) >= min_size]
+
+    return pyramid
 
 
 @DETECTORS.register("mtcnn", MtcnnConfig)
