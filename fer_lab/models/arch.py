@@ -31,9 +31,9 @@ MODELS: Registry[Builder] = Registry("model", "arch")
 class FineTuneConfig:
     """Two training phases for a pretrained model (read by the trainer): first `head_epochs` epochs train the head
     with the body (a backbone, or every layer before the head) frozen; then its top `unfreeze_top` layers (-1 =
-    all) are unfrozen, BatchNorm kept frozen unless train_batchnorm, and the model is recompiled at learning_rate * lr_factor for the
-    remaining trainer.epochs. With fine_tune=null, or without pretrained weights, the model trains in one
-    phase."""
+    all) are unfrozen, BatchNorm kept frozen unless train_batchnorm, and the model is recompiled at
+    learning_rate * lr_factor for the remaining trainer.epochs. With fine_tune=null, or without pretrained weights,
+    the model trains in one phase."""
 
     head_epochs: int = 5
     unfreeze_top: int = -1
