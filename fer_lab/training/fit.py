@@ -59,7 +59,7 @@ def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
     phases = [Phase("head", 0, head, 0, lr)] if head else []
     if head < epochs:
         phases.append(Phase("finetune", head, epochs, int(fine_tune.unfreeze_top), lr * fine_tune.lr_factor,
-                            bool(fine_tune.get("train_batchnorm", False))))
+                            bool(fine_tune.train_batchnorm)))
     return phases
 
 
