@@ -1,13 +1,15 @@
-"""Class weights, optimizers, LR schedules, mixup batches and the checkpoint key."""
+"""Class weights, optimizers, LR schedules, mixup batches, the checkpoint key and best-weight loading."""
 
 import re
+import warnings
 
+import keras
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
 from fer_lab.training.batches import MixupBatches
-from fer_lab.training.checkpoint import config_key
+from fer_lab.training.checkpoint import CheckpointStore, config_key
 from fer_lab.training.class_weights import class_weights
 from fer_lab.training.schedules import budget_cosine_lr, cosine_lr
 
@@ -164,3 +166,21 @@ def test_init_seed_changes_the_weights_but_not_the_validation_rows(compose_train
     np.testing.assert_array_equal(weights, same_weights)
     np.testing.assert_array_equal(val, other_val)
     assert not np.allclose(weights, other_weights)
+
+
+def test_best_weights_of_a_head_phase_load_into_the_fine_tune_model_quietly(tmp_path):
+    x, y = np.random.default_rng(0).normal(size=(8, 4)).astype("float32"), np.arange(8) % 2
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="body"), keras.layers.Dense(2)])
+    model.get_layer("body").trainable = False
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    store = CheckpointStore(tmp_path)
+    model.save_weights(store.best_path)  # the head phase's best: an optimizer with the head's slots only
+    best = [w.copy() for w in model.get_weights()]
+    model.get_layer("body").trainable = True
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.load_best(model)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best))

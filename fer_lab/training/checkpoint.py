@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,6 +71,13 @@ class CheckpointStore:
 
     def load_last(self) -> keras.Model:
         return load_with_jit(lambda: keras.saving.load_model(self.last_path))
+
+    def load_best(self, model: keras.Model) -> None:
+        """The best weights into `model`; the optimizer state saved with them, possibly of an earlier phase with
+        fewer trainable weights, is not needed."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(self.best_path)
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -122,7 +122,7 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
         if model.stop_training and (phase.name != "head" or (budget and budget[0].stopped_at)):
             break
     if store.best_path.exists():
-        model.load_weights(store.best_path)
+        store.load_best(model)
     seconds = tuple(throughput.seconds)
     rate = len(data.train) * len(seconds) / sum(seconds) if seconds else 0.0
     return FitResult(model, state, resumed_at, seconds, rate)
