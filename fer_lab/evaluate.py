@@ -39,6 +39,8 @@ def main(cfg: DictConfig) -> None:
     with mlflow.start_run(experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
                           run_name=f"evaluate-{cfg.split}" + ("-cv" if folds else "")) as run:
         data = load_dataset(_fold(cfg.data, 0) if folds else cfg.data, seed=cfg.seed)
+        for note in data.notes:
+            _note(note)
         mlflow.log_params({"model_uri": uri, "split": cfg.split, "tta": cfg.tta, "data.source": data.source,
                            "cross_validate": bool(folds)})
         if tuple(data.class_names) == meta.class_names and not folds:

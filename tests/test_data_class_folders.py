@@ -106,3 +106,33 @@ def test_bad_input_says_what_is_wrong(people):
     assert "data.test_fold=4" in error_of(people(test_fold=4))
     assert "not a regular expression" in error_of(people(group_pattern="(S"))
     assert "is not set" in error_of(people(path=None))
+
+
+def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones_whole(tmp_path, data_cfg,
+                                                                                     monkeypatch):
+    from fer_lab.inference import detectors
+    from fer_lab.inference.faces import Box
+
+    rng = np.random.default_rng(0)
+    for name, has_face in (("happy", True), ("happy", False), ("sad", True), ("sad", True)):
+        photo = rng.integers(0, 60, (64, 80), np.uint8)  # a dark scene, not square
+        if has_face:
+            photo[16:48, 24:56] = 230                     # a bright 32-pixel "face"
+        folder = tmp_path / "photos" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"P{len(list(folder.iterdir()))}_{int(has_face)}.png"), photo)
+    asked = []
+
+    def fake_detector(name):
+        asked.append(name)
+        return lambda frame, gray: [Box(24, 16, 32, 32)] if gray[32, 40] > 150 else []
+
+    monkeypatch.setattr(detectors, "make_detector", fake_detector)
+    settings = {"path": str(tmp_path / "photos"), "image_size": SIZE, "folds": 2, "val_fraction": 0.5,
+                "face_margin": 0.0}
+    raw = load_images(data_cfg("class_folders", **settings, crop_faces="haar"), seed=0)
+    assert asked == ["haar"]
+    faces = np.array(["_1" in str(n) for n in raw.names])
+    assert raw.x[faces].min() >= 200 and raw.x[~faces].mean() < 100  # crops hold the face only; whole scene stays
+    assert "cropped 3 images to their largest face; found no face in 1, kept whole: happy/P1_0.png" in raw.notes
+    assert "is not a face detector: choose one of" in error_of(data_cfg("class_folders", **settings, crop_faces="nope"))

@@ -4,7 +4,8 @@ Class names come from the folder names, optionally renamed by data.class_map (`[
 or left out by data.drop_folders (`[contempt]`). With data.group_pattern (a regex on the file name, e.g.
 `^(S\\d+)_` for CK+ subjects) the images of one group never sit on two sides of a split. The groups are
 dealt into data.folds stratified folds (seeded): fold data.test_fold is the test split, validation is a
-group-aware share of the other folds.
+group-aware share of the other folds. Photos that are not face crops are cropped to their largest face by
+data.crop_faces (a detector: haar, mtcnn), with the margin inference adds (data.face_margin).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+import cv2
 import numpy as np
 from omegaconf import DictConfig
 
 from fer_lab.data import cache
-from fer_lab.data.folders import IMAGE_SUFFIXES, SHOWN, listing, read_folder
+from fer_lab.data.folders import IMAGE_SUFFIXES, SHOWN, FaceCrop, listing, read_folder
 from fer_lab.data.sources import DATA_SOURCES, DataConfig, OnBadImage, RawImages, raw_images, resolve_path
 from fer_lab.data.splits import group_folds
 from fer_lab.errors import FerLabError
@@ -41,6 +43,7 @@ class ClassFoldersConfig(DataConfig):
     folds: int = 5                        # stratified group folds
     test_fold: int = 0                    # the fold that is the test split
     shots_per_class: Optional[int] = None  # keep this many training images per class (few-shot), seeded
+    crop_faces: Optional[str] = None      # detector (haar, mtcnn, ...) cropping photos to their largest face
     on_bad_image: OnBadImage = OnBadImage.skip
     cache: bool = True
 
@@ -76,11 +79,14 @@ def load_class_folders(cfg: DictConfig, seed: int) -> RawImages:
             raise FerLabError(f"class folder {root / folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
                               f"add images, or leave it out with data.drop_folders=[{folder}]")
         entries += [(f"{folder}/{f}", "Training", plan.class_names.index(name)) for f in files]
-    size, on_bad = int(cfg.image_size), str(cfg.on_bad_image)
+    size, on_bad, margin = int(cfg.image_size), str(cfg.on_bad_image), float(cfg.face_margin)
+    require_detector(cfg.crop_faces)
     arrays, note = cache.cached("class_folders", lambda: cache.listing_digest(listing(root, entries)),
                                 {"image_size": size, "on_bad_image": on_bad, "classes": plan.class_names,
-                                 "folders": plan.folder_class},
-                                lambda: read_folder(root, entries, size, on_bad), bool(cfg.cache))
+                                 "folders": plan.folder_class, "crop_faces": cfg.crop_faces, "face_margin": margin},
+                                lambda: read_folder(root, entries, size, on_bad,
+                                                    face_cropper(cfg.crop_faces, size, margin)),
+                                bool(cfg.cache))
     groups = file_groups(arrays["names"], cfg.group_pattern)
     require_fold(int(cfg.test_fold), int(cfg.folds))
     fold = group_folds(arrays["labels"], groups, int(cfg.folds), seed)
@@ -92,6 +98,31 @@ def load_class_folders(cfg: DictConfig, seed: int) -> RawImages:
                    "Training": f"folds other than {cfg.test_fold}"}
     return raw_images({**arrays, "groups": groups}, plan.class_names, f"class folders {root}",
                       notes + ([note] if note else []), usage_names=usage_names)
+
+
+def require_detector(name: str | None) -> None:
+    """Refuse a data.crop_faces that names no face detector."""
+    from fer_lab.inference.detectors import DETECTORS
+
+    if name and name not in DETECTORS:
+        raise FerLabError(f"data.crop_faces={name} is not a face detector: choose one of "
+                          f"{' | '.join(DETECTORS.names())}, or null when the images are face crops already")
+
+
+def face_cropper(detector: str | None, size: int, margin: float) -> FaceCrop | None:
+    """The largest face of a grayscale image, cropped as inference crops it (`margin`); None: no detector."""
+    if not detector:
+        return None
+    from fer_lab.inference.detectors import make_detector  # detectors load only when asked for
+    from fer_lab.inference.faces import crop_faces
+
+    find = make_detector(str(detector))
+
+    def crop(gray: np.ndarray) -> np.ndarray | None:
+        boxes = find(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), gray)
+        return crop_faces(gray, boxes[:1], size, margin)[0, :, :, 0].astype(np.uint8) if boxes else None
+
+    return crop
 
 
 def parse_class_map(entries) -> dict[str, str]:

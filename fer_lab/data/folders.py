@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -27,6 +28,8 @@ ALIASES = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "happine
            "sadness": "sad", "surprised": "surprise"}
 SHOWN = 10
 _CHUNK = 512  # files per thread-pool task
+
+FaceCrop = Callable[[np.ndarray], Optional[np.ndarray]]  # grayscale image -> (S, S) face crop, None: no face
 
 
 @DATA_SOURCES.register("folder", Fer2013Config)
@@ -93,15 +96,20 @@ def listing(root: Path, entries: list[tuple[str, str, int]]) -> list[tuple[str, 
 
 
 def read_folder(root: Path, entries: list[tuple[str, str, int]], image_size: int,
-                on_bad_image: str) -> dict[str, np.ndarray]:
-    """Decode every image: x (N,S,S,1) uint8, labels (N,), usage (N,), names (N,) relative paths."""
+                on_bad_image: str, face: FaceCrop | None = None) -> dict[str, np.ndarray]:
+    """Decode every image: x (N,S,S,1) uint8, labels (N,), usage (N,), names (N,) relative paths.
+
+    With `face`, each image becomes its face crop (one image at a time: detectors need not be thread-safe);
+    images where it finds no face are kept whole and named in the notes.
+    """
     paths = [str(root / rel) for rel, _, _ in entries]
     chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # bad files are reported in notes
     try:
-        with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-            decoded = [item for chunk in pool.map(lambda c: [_decode(p, image_size) for p in c], chunks)
+        workers = 1 if face else min(8, 2 * (os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            decoded = [item for chunk in pool.map(lambda c: [_decode(p, image_size, face) for p in c], chunks)
                        for item in chunk]
     finally:
         cv2.utils.logging.setLogLevel(previous)
@@ -121,6 +129,12 @@ def read_folder(root: Path, entries: list[tuple[str, str, int]], image_size: int
         notes.append(f"converted {n} colour images to grayscale")
     if n := sum("resized" in f for f in flags):
         notes.append(f"resized {n} images of other sizes to {image_size}x{image_size}")
+    if face:
+        faceless = [entries[i][0] for i, f in zip(keep, flags) if "no face" in f]
+        more = f" and {len(faceless) - SHOWN} more" if len(faceless) > SHOWN else ""
+        notes.append(f"cropped {len(keep) - len(faceless)} images to their largest face"
+                     + (f"; found no face in {len(faceless)}, kept whole: {', '.join(faceless[:SHOWN])}{more}"
+                        if faceless else ""))
     return {"x": np.stack([decoded[i][0] for i in keep])[..., None],
             "labels": np.array([entries[i][2] for i in keep], np.int64),
             "usage": np.array([entries[i][1] for i in keep]),
@@ -128,8 +142,9 @@ def read_folder(root: Path, entries: list[tuple[str, str, int]], image_size: int
             "notes": np.array(notes, dtype=str)}
 
 
-def _decode(path: str, size: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
-    """A (size, size) uint8 grayscale image (or None if unreadable) and what was done to it."""
+def _decode(path: str, size: int, face: FaceCrop | None = None) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """A (size, size) uint8 grayscale image (or None if unreadable), its face crop with `face`, and what was
+    done to it."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         return None, ()
@@ -144,6 +159,11 @@ def _decode(path: str, size: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
             img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
         else:
             img = img[..., 0]
+    if face:
+        crop = face(img)
+        if crop is not None:
+            return crop, flags
+        flags += ("no face",)
     if img.shape != (size, size):
         flags += ("resized",)
         interp = cv2.INTER_AREA if min(img.shape) > size else cv2.INTER_LINEAR
