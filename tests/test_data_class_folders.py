@@ -136,3 +136,17 @@ def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones
     assert raw.x[faces].min() >= 200 and raw.x[~faces].mean() < 100  # crops hold the face only; whole scene stays
     assert "cropped 3 images to their largest face; found no face in 1, kept whole: happy/P1_0.png" in raw.notes
     assert "is not a face detector: choose one of" in error_of(data_cfg("class_folders", **settings, crop_faces="nope"))
+
+
+def test_without_a_pattern_every_image_is_its_own_group_even_where_class_folders_reuse_file_names(tmp_path,
+                                                                                                  data_cfg):
+    rng = np.random.default_rng(0)
+    for name in ("happy", "sad"):
+        (tmp_path / "numbered" / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / "numbered" / name / f"{i}.png"), rng.integers(0, 256, (SIZE, SIZE), np.uint8))
+    numbered = {"path": str(tmp_path / "numbered"), "image_size": SIZE}
+    raw = load_images(data_cfg("class_folders", **numbered, folds=3), seed=0)
+    assert len(np.unique(raw.groups)) == 6
+    assert "more than the 3 images of the largest class" in error_of(data_cfg("class_folders", **numbered, folds=6))
+    assert "fall into one group" in error_of(data_cfg("class_folders", **numbered, group_pattern="(png)$"))

@@ -169,10 +169,11 @@ def _class_order(name: str) -> tuple[int, str]:
 
 
 def file_groups(names: np.ndarray, pattern: str | None) -> np.ndarray:
-    """The group id of every image from its file name (`pattern`'s first capture group, else its match)."""
-    files = [Path(str(n)).name for n in names]
+    """The group id of every image from its file name (`pattern`'s first capture group, else its match);
+    without a pattern, its path (class folders may reuse file names)."""
     if pattern is None:
-        return np.array(files)
+        return np.array([str(n) for n in names])
+    files = [Path(str(n)).name for n in names]
     try:
         regex = re.compile(pattern)
     except re.error as err:

@@ -146,9 +146,16 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -
     from sklearn.model_selection import StratifiedGroupKFold
 
     n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise FerLabError(f"all {len(labels)} images fall into one group: splitting needs at least 2; check that "
+                          "data.group_pattern's first group names the person or session")
     if folds > n_groups:
         raise FerLabError(f"data.folds={folds} is more than the {n_groups} groups in the data: every fold needs "
                           f"at least one group; use data.folds <= {n_groups}")
+    largest = int(np.bincount(labels).max())
+    if folds > largest:
+        raise FerLabError(f"data.folds={folds} is more than the {largest} images of the largest class: stratified "
+                          f"folds need a class with one image per fold; use data.folds <= {largest}")
     fold = np.empty(len(labels), np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # classes rarer than the fold count are dealt as they can be
