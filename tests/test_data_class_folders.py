@@ -118,22 +118,32 @@ def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones
         photo = rng.integers(0, 60, (64, 80), np.uint8)  # a dark scene, not square
         if has_face:
             photo[16:48, 24:56] = 230                     # a bright 32-pixel "face"
+        if name == "sad":
+            photo = cv2.cvtColor(photo, cv2.COLOR_GRAY2BGR)  # colour photos reach the detector in colour
+            photo[..., 2] //= 2
         folder = tmp_path / "photos" / name
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"P{len(list(folder.iterdir()))}_{int(has_face)}.png"), photo)
-    asked = []
+    asked, frames = [], []
 
     def fake_detector(name):
         asked.append(name)
-        return lambda frame, gray: [Box(24, 16, 32, 32)] if gray[32, 40] > 150 else []
+
+        def detect(frame, gray):
+            frames.append(frame)
+            return [Box(24, 16, 32, 32)] if gray[32, 40] > 100 else []
+
+        return detect
 
     monkeypatch.setattr(detectors, "make_detector", fake_detector)
     settings = {"path": str(tmp_path / "photos"), "image_size": SIZE, "folds": 2, "val_fraction": 0.5,
                 "face_margin": 0.0}
     raw = load_images(data_cfg("class_folders", **settings, crop_faces="haar"), seed=0)
     assert asked == ["haar"]
+    assert [f.shape for f in frames] == [(64, 80, 3)] * 4
+    assert sum(not np.array_equal(f[..., 0], f[..., 2]) for f in frames) == 2  # the two colour photos
     faces = np.array(["_1" in str(n) for n in raw.names])
-    assert raw.x[faces].min() >= 200 and raw.x[~faces].mean() < 100  # crops hold the face only; whole scene stays
+    assert raw.x[faces].min() >= 150 and raw.x[~faces].mean() < 100  # crops hold the face only; whole scene stays
     assert "cropped 3 images to their largest face; found no face in 1, kept whole: happy/P1_0.png" in raw.notes
     assert "is not a face detector: choose one of" in error_of(data_cfg("class_folders", **settings, crop_faces="nope"))
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-import cv2
 import numpy as np
 from omegaconf import DictConfig
 
@@ -110,7 +109,8 @@ def require_detector(name: str | None) -> None:
 
 
 def face_cropper(detector: str | None, size: int, margin: float) -> FaceCrop | None:
-    """The largest face of a grayscale image, cropped as inference crops it (`margin`); None: no detector."""
+    """The largest face of an image (BGR and grayscale), cropped from the grayscale one as inference crops it
+    (`margin`); None: no detector."""
     if not detector:
         return None
     from fer_lab.inference.detectors import make_detector  # detectors load only when asked for
@@ -118,8 +118,8 @@ def face_cropper(detector: str | None, size: int, margin: float) -> FaceCrop | N
 
     find = make_detector(str(detector))
 
-    def crop(gray: np.ndarray) -> np.ndarray | None:
-        boxes = find(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), gray)
+    def crop(frame: np.ndarray, gray: np.ndarray) -> np.ndarray | None:
+        boxes = find(frame, gray)
         return crop_faces(gray, boxes[:1], size, margin)[0, :, :, 0].astype(np.uint8) if boxes else None
 
     return crop

@@ -29,7 +29,7 @@ ALIASES = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "happine
 SHOWN = 10
 _CHUNK = 512  # files per thread-pool task
 
-FaceCrop = Callable[[np.ndarray], Optional[np.ndarray]]  # grayscale image -> (S, S) face crop, None: no face
+FaceCrop = Callable[[np.ndarray, np.ndarray], Optional[np.ndarray]]  # (BGR, gray) -> (S, S) crop, None: no face
 
 
 @DATA_SOURCES.register("folder", Fer2013Config)
@@ -153,14 +153,16 @@ def _decode(path: str, size: int, face: FaceCrop | None = None) -> tuple[np.ndar
         img = (img >> 8).astype(np.uint8)
     elif img.dtype != np.uint8:
         return None, ()
+    colour = None
     if img.ndim == 3:
         if img.shape[2] >= 3:
             flags += ("colour",)
+            colour = img if img.shape[2] == 3 else cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
             img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
         else:
             img = img[..., 0]
     if face:
-        crop = face(img)
+        crop = face(colour if colour is not None else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), img)
         if crop is not None:
             return crop, flags
         flags += ("no face",)
