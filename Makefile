@@ -34,8 +34,8 @@ install: $(VENV)/.installed ## create .venv and install fer_lab with its pinned 
 data: install ## download FER-2013 (Kaggle msambare/fer2013) into DATA; without Kaggle credentials, print the steps
 	$(PY) -m fer_lab.data.download --dest $(DATA)
 
-test: install ## fast test suite (what CI runs)
-	$(PY) -m pytest -q
+test: install ## fast test suite (what CI runs), with its 15 slowest tests
+	$(PY) -m pytest -q --durations=15
 
 test-slow: install ## slow tests: real data (../shared/data beside the checkout), longer training
 	$(PY) -m pytest -q -m slow
