@@ -17,15 +17,15 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fer_lab.app.harness import chromium, chromium_problem, face_frames, serve_in_thread, write_y4m  # noqa: E402
-from fer_lab.app.serving import ServingState  # noqa: E402
-from fer_lab.inference.catalog import default_model_uri  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
+from fer_lab.app.harness import chromium, chromium_problem, face_frames, serve_in_thread, write_y4m
+from fer_lab.app.serving import ServingState
+from fer_lab.inference.catalog import default_model_uri
+from fer_lab.tracking.hardware import cpu_description
 
 WARMUP_FRAMES = 3
 TIMEOUT_S = 60
@@ -33,6 +33,7 @@ TIMEOUT_S = 60
 
 def measure(page, seconds: float) -> tuple[float, float]:
     """(frames per second, mean server ms) over `seconds`, after WARMUP_FRAMES frames with the current settings."""
+
     def stats() -> dict:
         return page.evaluate("({...window.ferLab.stats})")
 
@@ -45,8 +46,9 @@ def measure(page, seconds: float) -> tuple[float, float]:
     return frames / elapsed, (after["serverMs"] - before["serverMs"]) / max(frames, 1)
 
 
-def bench(model_uri: str, detectors: Sequence[str], ttas: Sequence[str], seconds: float,
-          tracking_uri: str | None = None) -> list[tuple[str, str, float, float]]:
+def bench(
+    model_uri: str, detectors: Sequence[str], ttas: Sequence[str], seconds: float, tracking_uri: str | None = None
+) -> list[tuple[str, str, float, float]]:
     """(detector, tta, FPS, server ms) for every detector and TTA mode; one app and browser per detector."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from fer_lab.inference.detectors import make_detector  # noqa: E402
-from fer_lab.inference.faces import Box  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
+from fer_lab.inference.detectors import make_detector
+from fer_lab.inference.faces import Box
+from fer_lab.tracking.hardware import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 480, 640
@@ -69,7 +69,7 @@ def face_frames(faces, sides: list[int], seed: int) -> list[tuple[int, str, np.n
         for dataset, face in faces:
             frame = background(rng)
             x, y = int(rng.integers(0, W - side)), int(rng.integers(0, H - side))
-            frame[y:y + side, x:x + side] = cv2.cvtColor(cv2.resize(face, (side, side)), cv2.COLOR_GRAY2BGR)
+            frame[y : y + side, x : x + side] = cv2.cvtColor(cv2.resize(face, (side, side)), cv2.COLOR_GRAY2BGR)
             out.append((side, dataset, frame, Box(x, y, side, side)))
     return out
 
@@ -102,26 +102,37 @@ def main() -> None:
     counts = {d: sum(1 for f in faces if f[0] == d) for d in ("FER-2013", "CK+")}
 
     print(f"### Face detectors on 640x480 frames ({cpu_description()}, shared with other jobs)")
-    print(f"{len(faces)} real faces ({', '.join(f'{n} {d}' for d, n in counts.items() if n)}) x sides {sides} px "
-          f"on face-free backgrounds; {len(empty)} face-free frames; seed {args.seed}\n")
-    print("| detector | " + " | ".join(f"recall {s}px" for s in sides) + " | recall FER | recall CK+ | "
-          "false boxes per face frame | false boxes per face-free frame | ms/frame |")
+    print(
+        f"{len(faces)} real faces ({', '.join(f'{n} {d}' for d, n in counts.items() if n)}) x sides {sides} px "
+        f"on face-free backgrounds; {len(empty)} face-free frames; seed {args.seed}\n"
+    )
+    print(
+        "| detector | " + " | ".join(f"recall {s}px" for s in sides) + " | recall FER | recall CK+ | "
+        "false boxes per face frame | false boxes per face-free frame | ms/frame |"
+    )
     print("|---|" + "---:|" * (len(sides) + 5))
     for name in names:
         detector = make_detector(name, yunet_model=args.yunet_model)
         found_boxes, ms_faces = run(detector, [f[2] for f in with_faces])
         empty_boxes, ms_empty = run(detector, empty)
-        hits = [any(b.iou(box) >= 0.3 for b in boxes) for (_, _, _, box), boxes in zip(with_faces, found_boxes)]
-        extra = [sum(b.iou(box) < 0.3 for b in boxes) for (_, _, _, box), boxes in zip(with_faces, found_boxes)]
+        hits = [
+            any(b.iou(box) >= 0.3 for b in boxes) for (_, _, _, box), boxes in zip(with_faces, found_boxes, strict=True)
+        ]
+        extra = [
+            sum(b.iou(box) < 0.3 for b in boxes) for (_, _, _, box), boxes in zip(with_faces, found_boxes, strict=True)
+        ]
 
-        def recall(keep) -> str:
-            picked = [h for h, f in zip(hits, with_faces) if keep(f)]
+        def recall(keep, hits=hits) -> str:
+            picked = [h for h, f in zip(hits, with_faces, strict=True) if keep(f)]
             return f"{np.mean(picked):.2f}" if picked else "-"
 
         ms = (ms_faces * len(with_faces) + ms_empty * len(empty)) / (len(with_faces) + len(empty))
-        print(f"| {name} | " + " | ".join(recall(lambda f, s=s: f[0] == s) for s in sides)
-              + f" | {recall(lambda f: f[1] == 'FER-2013')} | {recall(lambda f: f[1] == 'CK+')} | "
-              f"{np.mean(extra):.2f} | {np.mean([len(b) for b in empty_boxes]):.2f} | {ms:.1f} |")
+        print(
+            f"| {name} | "
+            + " | ".join(recall(lambda f, s=s: f[0] == s) for s in sides)
+            + f" | {recall(lambda f: f[1] == 'FER-2013')} | {recall(lambda f: f[1] == 'CK+')} | "
+            f"{np.mean(extra):.2f} | {np.mean([len(b) for b in empty_boxes]):.2f} | {ms:.1f} |"
+        )
 
 
 if __name__ == "__main__":

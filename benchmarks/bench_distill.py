@@ -19,15 +19,15 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
+from bench_throughput import BATCH, compose, fit_rate, timed, training_arrays
 
-from bench_throughput import BATCH, compose, fit_rate, timed, training_arrays  # noqa: E402
-from fer_lab.evaluation.tta import predict_with_tta  # noqa: E402
-from fer_lab.inference.loading import load_model  # noqa: E402
-from fer_lab.models import build_model  # noqa: E402
-from fer_lab.models.ensemble import build_ensemble  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
-from fer_lab.training.fit import compile_model  # noqa: E402
+from fer_lab.evaluation.tta import predict_with_tta
+from fer_lab.inference.loading import load_model
+from fer_lab.models import build_model
+from fer_lab.models.ensemble import build_ensemble
+from fer_lab.tracking.hardware import cpu_description
+from fer_lab.training.fit import compile_model
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 110 * 60
@@ -67,27 +67,35 @@ def main() -> None:
     student = student_rate(x, y, warmup, steps)
     members = [load_model("bundled")[0] for _ in range(args.members)]
     teacher = members[0] if args.members == 1 else build_ensemble(members, 48)
-    probe = x[:settings["images"]]
+    probe = x[: settings["images"]]
     one_view, ten_crop = teacher_rate(teacher, probe, "none"), teacher_rate(teacher, probe, "crops")
 
     epoch = TRAIN_IMAGES / student
     per_batch = TRAIN_IMAGES / one_view
     once = TRAIN_IMAGES / ten_crop
     print(f"\n{origin}; {cpu_description()}; Keras {keras.__version__}, backend {keras.backend.backend()}")
-    print(f"\nStudent: cnn_cpu_budget, {student:.0f} img/s in training ({steps} batches of {BATCH} after {warmup}). "
-          f"Teacher: {args.members} x the bundled model, {one_view:.0f} img/s with one view, "
-          f"{ten_crop:.0f} img/s with ten-crop TTA ({len(probe)} images). Epoch: {TRAIN_IMAGES} training images.\n")
-    print("| teacher outputs | teacher CPU, once | teacher CPU per epoch | seconds per epoch | epochs in 110 min "
-          "| epochs vs labels only |")
+    print(
+        f"\nStudent: cnn_cpu_budget, {student:.0f} img/s in training ({steps} batches of {BATCH} after {warmup}). "
+        f"Teacher: {args.members} x the bundled model, {one_view:.0f} img/s with one view, "
+        f"{ten_crop:.0f} img/s with ten-crop TTA ({len(probe)} images). Epoch: {TRAIN_IMAGES} training images.\n"
+    )
+    print(
+        "| teacher outputs | teacher CPU, once | teacher CPU per epoch | seconds per epoch | epochs in 110 min "
+        "| epochs vs labels only |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
-    rows = [("none (labels only)", 0.0, 0.0),
-            ("once per image, ten-crop TTA (fer_lab)", once, 0.0),
-            ("per batch, on the augmented view", 0.0, per_batch)]
+    rows = [
+        ("none (labels only)", 0.0, 0.0),
+        ("once per image, ten-crop TTA (fer_lab)", once, 0.0),
+        ("per batch, on the augmented view", 0.0, per_batch),
+    ]
     base = BUDGET_S / epoch
     for label, first, each in rows:
         epochs = BUDGET_S / (epoch + each)
-        print(f"| {label} | {first / 60:.1f} min | {each:.0f} s | {epoch + each:.0f} | {epochs:.0f} "
-              f"| {epochs / base:.2f}x |")
+        print(
+            f"| {label} | {first / 60:.1f} min | {each:.0f} s | {epoch + each:.0f} | {epochs:.0f} "
+            f"| {epochs / base:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

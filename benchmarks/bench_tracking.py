@@ -50,7 +50,7 @@ def writer(uri: str, experiment_id: str, steps: int, metrics: int, ready, start,
             for step in range(steps):
                 mlflow.log_metrics({f"epoch/m{i}": step / (i + 1) for i in range(metrics)}, step=step)
                 written += metrics
-    except Exception as err:  # noqa: BLE001  (any store error counts as a failure, reported by its message)
+    except Exception as err:
         error = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
     out.put((written, error, t0, time.perf_counter()))
 
@@ -62,8 +62,9 @@ def measure(uri: str, writers: int, steps: int, metrics: int) -> Result:
     experiment_id = MlflowClient(uri).create_experiment(f"bench_{writers}_{time.time_ns()}")
     ctx = mp.get_context("spawn")
     ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=writer, args=(uri, experiment_id, steps, metrics, ready, start, out))
-             for _ in range(writers)]
+    procs = [
+        ctx.Process(target=writer, args=(uri, experiment_id, steps, metrics, ready, start, out)) for _ in range(writers)
+    ]
     for proc in procs:
         proc.start()
     for _ in procs:
@@ -101,8 +102,10 @@ def main() -> None:
         stores = {"SQLite": sqlite_store(folder), "PostgreSQL server": server}
         table = {(name, n): measure(uri, n, args.steps, args.metrics) for n in counts for name, uri in stores.items()}
 
-    print(f"\n### MLflow tracking: concurrent writers, {args.steps} steps x {args.metrics} metrics each; "
-          f"{cpu_description()}\n")
+    print(
+        f"\n### MLflow tracking: concurrent writers, {args.steps} steps x {args.metrics} metrics each; "
+        f"{cpu_description()}\n"
+    )
     print("| writers | " + " | ".join(f"{name} metrics/s | {name} failed writers" for name in stores) + " |")
     print("|---:|" + "---:|---:|" * len(stores))
     for n in counts:
@@ -120,8 +123,9 @@ def start_server(stack: ExitStack, folder: Path, workers: int) -> str:
     from fer_lab.tuning.local_cluster import free_port
 
     postgres = stack.enter_context(LocalPostgres(free_port()))
-    uri = stack.enter_context(running_server(postgres.uri, folder / "artifacts", free_port(), workers=workers,
-                                             log=folder / "mlflow.log"))
+    uri = stack.enter_context(
+        running_server(postgres.uri, folder / "artifacts", free_port(), workers=workers, log=folder / "mlflow.log")
+    )
     for _ in range(10 * workers):  # new connections reach every worker, which opens its store on its first request
         urllib.request.urlopen(f"{uri}/api/2.0/mlflow/experiments/search?max_results=1", timeout=60).close()
     return uri

@@ -1,7 +1,7 @@
 """Write README.md's results table from experiments/results.yaml (one row per entry), between its marker comments.
 
-    python experiments/readme_table.py           # rewrite the table in README.md
-    python experiments/readme_table.py --check   # exit 1 if README.md's table differs from results.yaml
+python experiments/readme_table.py           # rewrite the table in README.md
+python experiments/readme_table.py --check   # exit 1 if README.md's table differs from results.yaml
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ README = ROOT / "README.md"
 START, END = "<!-- results-table:start -->", "<!-- results-table:end -->"
 COMMAND = "python experiments/readme_table.py"
 
-HEADER = ("| recipe | val acc. | test acc. | test macro-F1 | test disgust recall | test fear recall | "
-          "test_unseen acc. | TTA | params | train time | hardware |")
+HEADER = (
+    "| recipe | val acc. | test acc. | test macro-F1 | test disgust recall | test fear recall | "
+    "test_unseen acc. | TTA | params | train time | hardware |"
+)
 
 
 def _metric(metrics: dict, split: str, key: str) -> str:
@@ -34,10 +36,17 @@ def row(entry: dict) -> str:
     metrics = entry.get("metrics")
     if not metrics:
         return f"| {name} | not measured yet | | | | | | | | | |"
-    cells = [name, _metric(metrics, "val", "accuracy"), _metric(metrics, "test", "accuracy"),
-             *(_metric(metrics, "test", key) for key in ("macro_f1", "recall_disgust", "recall_fear")),
-             _metric(metrics, "test_unseen", "accuracy"), entry.get("tta", "-"), entry.get("params", "-"),
-             entry.get("train_time", "-"), entry.get("hardware", "-")]
+    cells = [
+        name,
+        _metric(metrics, "val", "accuracy"),
+        _metric(metrics, "test", "accuracy"),
+        *(_metric(metrics, "test", key) for key in ("macro_f1", "recall_disgust", "recall_fear")),
+        _metric(metrics, "test_unseen", "accuracy"),
+        entry.get("tta", "-"),
+        entry.get("params", "-"),
+        entry.get("train_time", "-"),
+        entry.get("hardware", "-"),
+    ]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -18,10 +18,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-HEADER = ("| recipe (MLflow run) | split | accuracy | macro-F1 | disgust recall | fear recall | params | "
-          "train time | img/s | hardware | inference ms/image |")
+HEADER = (
+    "| recipe (MLflow run) | split | accuracy | macro-F1 | disgust recall | fear recall | params | "
+    "train time | img/s | hardware | inference ms/image |"
+)
 
 
 def run_rows(client, run_id: str, latency: bool) -> list[str]:
@@ -37,18 +39,28 @@ def run_rows(client, run_id: str, latency: bool) -> list[str]:
     tta = params.get("evaluation.tta", "none")
     rows = []
     test_origin = tags.get("data.test_origin", "?")
-    splits = {"val": tags.get("data.val_origin", "?"), "test": test_origin,
-              "test_unseen": f"{test_origin} rows with no exact copy in train or val "
-                             f"({metrics.get('test_unseen_rows', 0):.0f})"}
+    splits = {
+        "val": tags.get("data.val_origin", "?"),
+        "test": test_origin,
+        "test_unseen": f"{test_origin} rows with no exact copy in train or val "
+        f"({metrics.get('test_unseen_rows', 0):.0f})",
+    }
     for prefix, origin in splits.items():
         if f"{prefix}_accuracy" not in metrics:
             continue
-        cells = [recipe, f"{prefix}: {origin} (TTA {tta})",
-                 *(f"{metrics.get(f'{prefix}_{key}', float('nan')):.3f}"
-                   for key in ("accuracy", "macro_f1", "recall_disgust", "recall_fear")),
-                 f"{n_params / 1e6:.2f}M" if n_params else "-",
-                 f"{minutes:.0f} min ({metrics.get('epochs_trained', 0):.0f} ep){teacher}",
-                 f"{metrics.get('train_img_per_s', 0):.0f}", tags.get("hardware", "?"), ms]
+        cells = [
+            recipe,
+            f"{prefix}: {origin} (TTA {tta})",
+            *(
+                f"{metrics.get(f'{prefix}_{key}', float('nan')):.3f}"
+                for key in ("accuracy", "macro_f1", "recall_disgust", "recall_fear")
+            ),
+            f"{n_params / 1e6:.2f}M" if n_params else "-",
+            f"{minutes:.0f} min ({metrics.get('epochs_trained', 0):.0f} ep){teacher}",
+            f"{metrics.get('train_img_per_s', 0):.0f}",
+            tags.get("hardware", "?"),
+            ms,
+        ]
         rows.append("| " + " | ".join(cells) + " |")
         recipe = ""
     return rows

@@ -21,8 +21,14 @@ from fer_lab.errors import FerLabError, report_user_errors
 def main(cfg: DictConfig) -> None:
     """Load every image of cfg.data, audit it, print the report (and write JSON when asked)."""
     raw = load_images(cfg.data, seed=cfg.seed)
-    report = audit_images(raw, cfg.data, cfg.seed, blank_std=float(cfg.audit.blank_std),
-                          blank_range=int(cfg.audit.blank_range), show=int(cfg.audit.show))
+    report = audit_images(
+        raw,
+        cfg.data,
+        cfg.seed,
+        blank_std=float(cfg.audit.blank_std),
+        blank_range=int(cfg.audit.blank_range),
+        show=int(cfg.audit.show),
+    )
     print(format_report(report), flush=True)
     if cfg.audit.json_out:
         out = Path(str(cfg.audit.json_out)).expanduser().resolve()
@@ -30,8 +36,9 @@ def main(cfg: DictConfig) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=2) + "\n")
         except OSError as err:
-            raise FerLabError(f"cannot write audit.json_out={cfg.audit.json_out} ({err}); "
-                              "pass a writable path") from None
+            raise FerLabError(
+                f"cannot write audit.json_out={cfg.audit.json_out} ({err}); pass a writable path"
+            ) from None
         print(f"wrote {out}")
 
 

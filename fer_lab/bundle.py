@@ -12,11 +12,11 @@ Flags (argparse), not Hydra overrides: it acts on model files and the registry a
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
+from fer_lab.config import REGISTERED_MODEL_NAME
 from fer_lab.errors import report_user_errors
 from fer_lab.inference.bundled import BUNDLED_ALIAS, register_bundled, write_from_run
-from fer_lab.tracking.registry import REGISTERED_MODEL_NAME
 
 
 @report_user_errors
@@ -33,12 +33,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.action == "register":
         version = register_bundled(args.name, args.tracking_uri)
-        print(f"fer_lab: bundled model registered as {args.name} version {version} (@{BUNDLED_ALIAS}); make it "
-              f"the champion with `python -m fer_lab.promote --name {args.name} --version {version}`")
+        print(
+            f"fer_lab: bundled model registered as {args.name} version {version} (@{BUNDLED_ALIAS}); make it "
+            f"the champion with `python -m fer_lab.promote --name {args.name} --version {version}`"
+        )
     else:
         bundled = write_from_run(args.model, args.command, args.tracking_uri)
-        print(f"fer_lab: wrote {bundled.folder} ({bundled.card['size_mb']:.1f} MB; test accuracy "
-              f"{bundled.card['test_accuracy']:.4f} at tta={bundled.card['tta']})")
+        print(
+            f"fer_lab: wrote {bundled.folder} ({bundled.card['size_mb']:.1f} MB; test accuracy "
+            f"{bundled.card['test_accuracy']:.4f} at tta={bundled.card['tta']})"
+        )
 
 
 if __name__ == "__main__":

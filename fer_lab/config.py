@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Optional, Union
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -47,7 +46,7 @@ class Precision(enum.StrEnum):
 class Distribution(enum.StrEnum):
     """Devices one run trains on (fer_lab.training.distribution)."""
 
-    none = "none"                    # the default device
+    none = "none"  # the default device
     data_parallel = "data_parallel"  # every local GPU (or CPU device), each batch split across them
 
 
@@ -62,13 +61,13 @@ class TrainerConfig:
     batch_size: int = 64
     monitor: str = "val_accuracy"
     early_stopping_patience: int = 8
-    max_minutes: Optional[float] = None
+    max_minutes: float | None = None
     resume: bool = True
     deterministic: bool = False
-    init_seed: Optional[int] = None
+    init_seed: int | None = None
     precision: Precision = Precision.float32
-    distribution: Optional[Distribution] = Distribution.none
-    verbose: Union[int, str] = "auto"
+    distribution: Distribution | None = Distribution.none
+    verbose: int | str = "auto"
 
 
 @dataclass
@@ -76,10 +75,10 @@ class TrainingConfig:
     class_weight: ClassWeight = ClassWeight.effective_number
     effective_number_beta: float = 0.999
     label_smoothing: float = 0.0
-    teacher: Optional[str] = None       # a model URI (an ensemble too) whose softened outputs the student learns
-    distill_weight: float = 0.5         # training targets: (1 - w) * labels + w * teacher probabilities
-    distill_temperature: float = 2.0    # the teacher's probabilities ** (1 / T), renormalised: T > 1 softens
-    teacher_tta: Tta = Tta.flip         # the teacher's test-time augmentation on each training image
+    teacher: str | None = None  # a model URI (an ensemble too) whose softened outputs the student learns
+    distill_weight: float = 0.5  # training targets: (1 - w) * labels + w * teacher probabilities
+    distill_temperature: float = 2.0  # the teacher's probabilities ** (1 / T), renormalised: T > 1 softens
+    teacher_tta: Tta = Tta.flip  # the teacher's test-time augmentation on each training image
 
 
 @dataclass
@@ -93,30 +92,35 @@ class EvaluationConfig:
 
 @dataclass
 class MlflowConfig:
-    tracking_uri: Optional[str] = None
+    tracking_uri: str | None = None
     experiment: str = "train"
-    run_name: Optional[str] = None
+    run_name: str | None = None
     registered_model_name: str = REGISTERED_MODEL_NAME
     promote: Promote = Promote.auto
     promote_metric: str = "val_accuracy"
 
 
-for _name, _node in {"trainer": TrainerConfig, "training": TrainingConfig, "evaluation": EvaluationConfig,
-                     "mlflow": MlflowConfig}.items():
+for _name, _node in {
+    "trainer": TrainerConfig,
+    "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
+    "mlflow": MlflowConfig,
+}.items():
     # conf/train.yaml extends these (`- <name>_schema@<name>`): Hydra checks the sections' types and choices.
     ConfigStore.instance().store(name=f"{_name}_schema", node=_node, package=_name)
 
 
 def direction(metric: str) -> str:
-    """"min" for losses, "max" for every other metric (accuracy, macro-F1, ...)."""
+    """ "min" for losses, "max" for every other metric (accuracy, macro-F1, ...)."""
     return "min" if str(metric).endswith("loss") else "max"
 
 
 def require(ok: bool, key: str, value, expected: str) -> None:
     """Raise a FerLabError naming the config key, its bad value and what is allowed."""
     if not ok:
-        raise FerLabError(f"invalid config value {key}={value!r}: expected {expected}. "
-                          f"Fix it on the command line, e.g. `{key}=...`.")
+        raise FerLabError(
+            f"invalid config value {key}={value!r}: expected {expected}. Fix it on the command line, e.g. `{key}=...`."
+        )
 
 
 def flatten(cfg: DictConfig, exclude: tuple[str, ...] = ("hydra", "paths")) -> dict[str, str]:

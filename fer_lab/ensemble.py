@@ -38,47 +38,74 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
     from fer_lab.inference.loading import load_model
     from fer_lab.models.ensemble import ENSEMBLE, build_ensemble
     from fer_lab.tracking import configure_tracking
+    from fer_lab.tracking.hardware import hardware_tags
     from fer_lab.tracking.model_io import ModelMetadata, log_keras_model
     from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG, promote_if_better
-    from fer_lab.tracking.hardware import hardware_tags
     from fer_lab.tracking.runs import ensure_experiment, git_tags
 
     uris = [str(u) for u in cfg.members]
     if len(uris) < 2:
-        raise FerLabError(f"members={uris}: an ensemble needs at least 2 models, e.g. "
-                          "members=[models:/fer_lab/3,models:/fer_lab/5]")
+        raise FerLabError(
+            f"members={uris}: an ensemble needs at least 2 models, e.g. members=[models:/fer_lab/3,models:/fer_lab/5]"
+        )
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     loaded = [load_model(uri, tracking_uri) for uri in uris]
     first = loaded[0][1]
-    for uri, (_, meta) in zip(uris[1:], loaded[1:]):
+    for uri, (_, meta) in zip(uris[1:], loaded[1:], strict=True):
         if meta.class_names != first.class_names or meta.image_size != first.image_size:
-            raise FerLabError(f"member {uri} predicts {', '.join(meta.class_names)} on {meta.image_size}px images, "
-                              f"member {uris[0]} {', '.join(first.class_names)} on {first.image_size}px: ensemble "
-                              "members need the same classes in the same order and the same image size")
+            raise FerLabError(
+                f"member {uri} predicts {', '.join(meta.class_names)} on {meta.image_size}px images, "
+                f"member {uris[0]} {', '.join(first.class_names)} on {first.image_size}px: ensemble "
+                "members need the same classes in the same order and the same image size"
+            )
     data = load_dataset(cfg.data, seed=cfg.seed)
     if tuple(data.class_names) != first.class_names or data.train.x.shape[1] != first.image_size:
-        raise FerLabError(f"the members predict {', '.join(first.class_names)} on {first.image_size}px images; the "
-                          f"data has {', '.join(data.class_names)} at {data.train.x.shape[1]}px: point data.* at "
-                          "the data they were trained on")
+        raise FerLabError(
+            f"the members predict {', '.join(first.class_names)} on {first.image_size}px images; the "
+            f"data has {', '.join(data.class_names)} at {data.train.x.shape[1]}px: point data.* at "
+            "the data they were trained on"
+        )
     model = build_ensemble([m for m, _ in loaded], first.image_size)
     trained = [_member_training(uri) for uri in uris]
     minutes = sum(m for _, m in trained)
-    members = [{"uri": uri, "run_id": run_id, "train_minutes": m, "model_name": meta.model_name}
-               for uri, (run_id, m), (_, meta) in zip(uris, trained, loaded)]
+    members = [
+        {"uri": uri, "run_id": run_id, "train_minutes": m, "model_name": meta.model_name}
+        for uri, (run_id, m), (_, meta) in zip(uris, trained, loaded, strict=True)
+    ]
     name = cfg.mlflow.registered_model_name
-    with mlflow.start_run(experiment_id=ensure_experiment(str(cfg.mlflow.experiment), tracking_uri),
-                          run_name=cfg.mlflow.run_name or f"ensemble-{len(uris)}") as run:
-        mlflow.log_params({"members": " ".join(uris), "evaluation.tta": cfg.evaluation.tta, "seed": cfg.seed,
-                           "data.source": data.source, "model.name": ENSEMBLE})
-        mlflow.set_tags({**git_tags(), **hardware_tags(), VAL_FINGERPRINT_TAG: data.val.fingerprint(),
-                         "fer_lab.ensemble_members": " ".join(uris),
-                         "fer_lab.ensemble_member_runs": " ".join(m["run_id"] or "-" for m in members)})
+    with mlflow.start_run(
+        experiment_id=ensure_experiment(str(cfg.mlflow.experiment), tracking_uri),
+        run_name=cfg.mlflow.run_name or f"ensemble-{len(uris)}",
+    ) as run:
+        mlflow.log_params(
+            {
+                "members": " ".join(uris),
+                "evaluation.tta": cfg.evaluation.tta,
+                "seed": cfg.seed,
+                "data.source": data.source,
+                "model.name": ENSEMBLE,
+            }
+        )
+        mlflow.set_tags(
+            {
+                **git_tags(),
+                **hardware_tags(),
+                VAL_FINGERPRINT_TAG: data.val.fingerprint(),
+                "fer_lab.ensemble_members": " ".join(uris),
+                "fer_lab.ensemble_member_runs": " ".join(m["run_id"] or "-" for m in members),
+            }
+        )
         mlflow.log_dict({"members": members}, "ensemble/members.json")
         mlflow.log_metrics({"members_train_minutes": minutes, "model_params": float(model.count_params())})
         splits = [s for s in (data.val, data.test) if s is not None and len(s)]
-        evaluation = evaluate_and_log(model, data, splits, tta=cfg.evaluation.tta,
-                                      crop_fraction=cfg.evaluation.crop_fraction,
-                                      unseen_test=cfg.evaluation.unseen_test)
+        evaluation = evaluate_and_log(
+            model,
+            data,
+            splits,
+            tta=cfg.evaluation.tta,
+            crop_fraction=cfg.evaluation.crop_fraction,
+            unseen_test=cfg.evaluation.unseen_test,
+        )
         metadata = ModelMetadata(first.class_names, first.image_size, first.face_margin, ENSEMBLE)
         info = log_keras_model(model, metadata, data.val.x[:4], registered_name=name or None)
     version = None if info.registered_model_version is None else str(info.registered_model_version)
@@ -88,10 +115,14 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
     if name and version:
         promotion = promote_if_better(MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote)
         promoted = promotion.promoted
-        print(f"fer_lab: registered {name} version {version}" + (", alias champion" if promoted else
-                                                                 f"; champion stays: {promotion.reason}"))
-    print(f"fer_lab: ensemble of {len(uris)} models ({minutes:.0f} min of member training), MLflow run "
-          f"{run.info.run_id} in {tracking_uri}")
+        print(
+            f"fer_lab: registered {name} version {version}"
+            + (", alias champion" if promoted else f"; champion stays: {promotion.reason}")
+        )
+    print(
+        f"fer_lab: ensemble of {len(uris)} models ({minutes:.0f} min of member training), MLflow run "
+        f"{run.info.run_id} in {tracking_uri}"
+    )
     return EnsembleSummary(run.info.run_id, version, promoted, minutes)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 F = TypeVar("F", bound=Callable)
 
@@ -30,8 +31,7 @@ def report_user_errors(fn: F) -> F:
             print(f"fer_lab: error: {err}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
-            print("fer_lab: interrupted. Rerun the same command to resume from the last checkpoint.",
-                  file=sys.stderr)
+            print("fer_lab: interrupted. Rerun the same command to resume from the last checkpoint.", file=sys.stderr)
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]

@@ -8,7 +8,7 @@ left out; cross_validate=true scores the test split of every fold of data.folds 
 import hydra
 from omegaconf import DictConfig
 
-import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
+import fer_lab.config
 import fer_lab.data  # noqa: F401  (the data sources' config schemas: the group evaluate composes)
 from fer_lab.config import TTA_MODES, require
 from fer_lab.errors import report_user_errors
@@ -36,18 +36,28 @@ def main(cfg: DictConfig) -> None:
     model, meta = load_model(uri, tracking_uri)
     source_run = None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri)
     folds = _folds(cfg)
-    with mlflow.start_run(experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
-                          run_name=f"evaluate-{cfg.split}" + ("-cv" if folds else "")) as run:
+    with mlflow.start_run(
+        experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
+        run_name=f"evaluate-{cfg.split}" + ("-cv" if folds else ""),
+    ) as run:
         data = load_dataset(_fold(cfg.data, 0) if folds else cfg.data, seed=cfg.seed)
         for note in data.notes:
             _note(note)
-        mlflow.log_params({"model_uri": uri, "split": cfg.split, "tta": cfg.tta, "data.source": data.source,
-                           "cross_validate": bool(folds)})
+        mlflow.log_params(
+            {
+                "model_uri": uri,
+                "split": cfg.split,
+                "tta": cfg.tta,
+                "data.source": data.source,
+                "cross_validate": bool(folds),
+            }
+        )
         if tuple(data.class_names) == meta.class_names and not folds:
             split = split_to_score(data, cfg.split, uri, meta)
             _note(require_honest_split(split, uri, source_run, cfg))
-            evaluation = evaluate_and_log(model, data, [split], tta=cfg.tta, crop_fraction=cfg.crop_fraction,
-                                          unseen_test=cfg.unseen_test)
+            evaluation = evaluate_and_log(
+                model, data, [split], tta=cfg.tta, crop_fraction=cfg.crop_fraction, unseen_test=cfg.unseen_test
+            )
             report = evaluation.reports[cfg.split]
             print(f"{report.summary()}\n{report.text}")
             if evaluation.unseen_test:
@@ -65,8 +75,10 @@ def _folds(cfg: DictConfig) -> int:
         return 0
     folds = int(cfg.data.get("folds") or 0)
     if folds < 2 or cfg.split != "test":
-        raise FerLabError("cross_validate=true scores the test split of every fold: use split=test with a dataset "
-                          "split into folds (data=class_folders, data.folds >= 2)")
+        raise FerLabError(
+            "cross_validate=true scores the test split of every fold: use split=test with a dataset "
+            "split into folds (data=class_folders, data.folds >= 2)"
+        )
     return folds
 
 
@@ -97,15 +109,23 @@ def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: st
         if tuple(data.class_names) == meta.class_names:
             _note(require_honest_split(split, uri, source_run, cfg))
         probs = predict_with_tta(model, split.x, cfg.tta, crop_fraction=cfg.crop_fraction)
-        report, _ = score_shared_classes(probs, split.labels, meta.class_names, data.class_names,
-                                         split=cfg.split, origin=split.origin, tta=cfg.tta)
+        report, _ = score_shared_classes(
+            probs, split.labels, meta.class_names, data.class_names, split=cfg.split, origin=split.origin, tta=cfg.tta
+        )
         scores.append(FoldScore.of(report))
         all_probs.append(probs)
         all_truth.append(split.labels)
         mlflow.log_metrics(report.metrics(), step=fold)
         print(f"fer_lab: {report.summary()}")
-    _, notes = score_shared_classes(np.concatenate(all_probs), np.concatenate(all_truth), meta.class_names,
-                                    data.class_names, split=cfg.split, origin="", tta=cfg.tta)  # over every fold
+    _, notes = score_shared_classes(
+        np.concatenate(all_probs),
+        np.concatenate(all_truth),
+        meta.class_names,
+        data.class_names,
+        split=cfg.split,
+        origin="",
+        tta=cfg.tta,
+    )  # over every fold
     for note in notes:
         _note(note)
     mlflow.log_text("\n".join(notes) + "\n", "reports/label_sets.txt")

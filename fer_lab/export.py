@@ -12,7 +12,6 @@ import hydra
 from omegaconf import DictConfig
 
 import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
-
 from fer_lab.config import require
 from fer_lab.errors import report_user_errors
 from fer_lab.inference.export import FORMATS, default_output, export_checked
@@ -28,8 +27,12 @@ def run(cfg: DictConfig) -> tuple[Path, float]:
     uri = str(cfg.model_uri or registry_uri())
     output = Path(cfg.output) if cfg.get("output") else default_output(uri, fmt)
     suffix = FORMATS[fmt][1]
-    require(fmt == "savedmodel" or output.suffix == suffix, "output", cfg.output,
-            f"a file path ending in {suffix} for format={fmt} (or null for exports/<model>{suffix})")
+    require(
+        fmt == "savedmodel" or output.suffix == suffix,
+        "output",
+        cfg.output,
+        f"a file path ending in {suffix} for format={fmt} (or null for exports/<model>{suffix})",
+    )
     recognizer = EmotionRecognizer.from_uri(uri, tracking_uri=cfg.mlflow.get("tracking_uri"))
     diff = export_checked(recognizer, uri, fmt, output, int(cfg.check_images), float(cfg.tolerance))
     return output, diff
@@ -39,8 +42,10 @@ def run(cfg: DictConfig) -> tuple[Path, float]:
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     output, diff = run(cfg)
-    print(f"fer_lab: exported {cfg.format} to {output} (metadata: {output}.json); check on "
-          f"{cfg.check_images} images: max probability difference {diff:.1e} <= {cfg.tolerance:g}")
+    print(
+        f"fer_lab: exported {cfg.format} to {output} (metadata: {output}.json); check on "
+        f"{cfg.check_images} images: max probability difference {diff:.1e} <= {cfg.tolerance:g}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import hydra
 from omegaconf import DictConfig
 
 import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
-
 from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
 from fer_lab.inference.catalog import default_model_uri, describe_model
@@ -40,8 +39,9 @@ def recognizer_from_config(cfg: DictConfig) -> EmotionRecognizer:
     tracking_uri = cfg.mlflow.get("tracking_uri")
     uri = str(cfg.model_uri or default_model_uri(tracking_uri))
     print(f"fer_lab: model {describe_model(uri, tracking_uri).describe()}", flush=True)
-    return EmotionRecognizer.from_uri(uri, tracking_uri=tracking_uri, detector=detector_from_config(cfg.detector),
-                                      tta=str(cfg.tta))
+    return EmotionRecognizer.from_uri(
+        uri, tracking_uri=tracking_uri, detector=detector_from_config(cfg.detector), tta=str(cfg.tta)
+    )
 
 
 def run(cfg: DictConfig, recognizer: EmotionRecognizer | None = None) -> LiveSummary:
@@ -66,7 +66,7 @@ def run(cfg: DictConfig, recognizer: EmotionRecognizer | None = None) -> LiveSum
         for index, seconds, frame in source.frames():
             boxes, gray = recognizer.detect(frame)
             tracks, probs = smoother.update(boxes, recognizer.predict_proba(recognizer.crop(gray, boxes)))
-            predictions = [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs)]
+            predictions = [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs, strict=True)]
             if table:
                 table.write(index, seconds, boxes, tracks, probs)
             now = time.perf_counter()
@@ -94,8 +94,10 @@ def run(cfg: DictConfig, recognizer: EmotionRecognizer | None = None) -> LiveSum
 def main(cfg: DictConfig) -> None:
     summary = run(cfg)
     written = [str(p) for p in (cfg.output, cfg.csv) if p]
-    print(f"fer_lab: {summary.frames} frames, {summary.faces} faces, {summary.fps:.1f} FPS"
-          + (f"; wrote {', '.join(written)}" if written else ""))
+    print(
+        f"fer_lab: {summary.frames} frames, {summary.faces} faces, {summary.fps:.1f} FPS"
+        + (f"; wrote {', '.join(written)}" if written else "")
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from fer_lab.config import TTA_MODES
 from fer_lab.data.folders import IMAGE_SUFFIXES
@@ -21,29 +21,46 @@ from fer_lab.inference.recognizer import EmotionRecognizer
 from fer_lab.tracking.model_io import registry_uri
 
 EXIT_PARTIAL = 1
-EXIT_CODES = ("exit status: 0 every file was predicted; 1 some files failed (unreadable, unsupported or "
-              "no face: each is named on stderr and in the output, the others are still predicted); "
-              "2 nothing could be predicted (no model, no image files, or every file failed)")
+EXIT_CODES = (
+    "exit status: 0 every file was predicted; 1 some files failed (unreadable, unsupported or "
+    "no face: each is named on stderr and in the output, the others are still predicted); "
+    "2 nothing could be predicted (no model, no image files, or every file failed)"
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fer_lab.predict", epilog=EXIT_CODES,
-                                     description="Emotions of the faces in images (folders: recursively).")
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_lab.predict",
+        epilog=EXIT_CODES,
+        description="Emotions of the faces in images (folders: recursively).",
+    )
     parser.add_argument("paths", nargs="+", help="image files and/or folders")
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--output", help="write the results to this file instead of stdout")
-    parser.add_argument("--model", help=f"model URI (models:/name@alias, models:/name/3, runs:/<id>/model, "
-                                        f"file.keras, bundled); default {registry_uri()} when registered, else bundled "
-                                        "(the reference model shipped with fer_lab)")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-                                               "else sqlite:///<root>/mlflow.db)")
-    parser.add_argument("--detector", choices=DETECTORS.names(), default="mtcnn",
-                        help="mtcnn (default: the most faces, fewest false ones on photos); haar and auto (YuNet if "
-                             "--yunet-model exists, else Haar) are faster; skip: images are face crops")
+    parser.add_argument(
+        "--model",
+        help=f"model URI (models:/name@alias, models:/name/3, runs:/<id>/model, "
+        f"file.keras, bundled); default {registry_uri()} when registered, else bundled "
+        "(the reference model shipped with fer_lab)",
+    )
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlflow.db)"
+    )
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS.names(),
+        default="mtcnn",
+        help="mtcnn (default: the most faces, fewest false ones on photos); haar and auto (YuNet if "
+        "--yunet-model exists, else Haar) are faster; skip: images are face crops",
+    )
     parser.add_argument("--yunet-model", help="path to YuNet's ONNX file (face_detection_yunet_2023mar.onnx)")
-    parser.add_argument("--tta", default="crops", choices=TTA_MODES,
-                        help="test-time augmentation, as in evaluate: crops (ten crops, the default), flip (the face "
-                             "and its mirror) or none; the views' probabilities are averaged")
+    parser.add_argument(
+        "--tta",
+        default="crops",
+        choices=TTA_MODES,
+        help="test-time augmentation, as in evaluate: crops (ten crops, the default), flip (the face "
+        "and its mirror) or none; the views' probabilities are averaged",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,9 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise FerLabError(f"no image files in {' '.join(args.paths)} (looked for {' '.join(IMAGE_SUFFIXES)})")
     uri = args.model or default_model_uri(args.tracking_uri)
     print(f"fer_lab: model {describe_model(uri, args.tracking_uri).describe()}", file=sys.stderr)
-    recognizer = EmotionRecognizer.from_uri(uri, tracking_uri=args.tracking_uri,
-                                            detector=make_detector(args.detector, yunet_model=args.yunet_model),
-                                            tta=args.tta)
+    recognizer = EmotionRecognizer.from_uri(
+        uri,
+        tracking_uri=args.tracking_uri,
+        detector=make_detector(args.detector, yunet_model=args.yunet_model),
+        tta=args.tta,
+    )
     results = predict_files(recognizer, files) + results
     text = render(results, args.format, recognizer.class_names)
     if args.output:

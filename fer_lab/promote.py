@@ -6,8 +6,8 @@ Flags (argparse), not Hydra overrides: it acts on the model registry and compose
 
 import argparse
 
+from fer_lab.config import REGISTERED_MODEL_NAME
 from fer_lab.errors import report_user_errors
-from fer_lab.tracking.registry import REGISTERED_MODEL_NAME
 
 
 @report_user_errors

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -69,8 +70,10 @@ class Registry(Generic[T]):
 
     def __getitem__(self, name) -> T:
         if name not in self._entries:
-            raise FerLabError(f"unknown {self.full_key}={name!r}: choose one of {' | '.join(self._entries)} "
-                              f"(e.g. `{self.group}=<config>` picks a config of conf/{self.group}/)")
+            raise FerLabError(
+                f"unknown {self.full_key}={name!r}: choose one of {' | '.join(self._entries)} "
+                f"(e.g. `{self.group}=<config>` picks a config of conf/{self.group}/)"
+            )
         return self._entries[name]
 
     def config(self, cfg: DictConfig | dict, name: str | None = None) -> DictConfig:
@@ -80,7 +83,7 @@ class Registry(Generic[T]):
         key or a value outside a choice is a FerLabError naming the key.
         """
         name = name if name is not None else (cfg.get(self.key) if self.key else None)
-        self[name]  # noqa: B018 (an unknown name is an error even without a schema)
+        self[name]
         if name not in self._schemas:
             return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
         try:

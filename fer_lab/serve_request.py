@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 
@@ -31,16 +31,24 @@ from fer_lab.tracking.model_io import registry_uri
 
 @report_user_errors
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fer_lab.serve_request",
-                                     description="Score the faces of an image with the `make serve` server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_lab.serve_request", description="Score the faces of an image with the `make serve` server."
+    )
     parser.add_argument("image")
     parser.add_argument("--url", default=DEFAULT_URL, help="the server's base or /invocations address")
     parser.add_argument("--payload", action="store_true", help="print the request body only (for curl)")
-    parser.add_argument("--model", help="the served model, for its image size, face margin and class names "
-                                        f"(default {registry_uri()} when registered, else bundled)")
+    parser.add_argument(
+        "--model",
+        help="the served model, for its image size, face margin and class names "
+        f"(default {registry_uri()} when registered, else bundled)",
+    )
     parser.add_argument("--tracking-uri")
-    parser.add_argument("--detector", choices=DETECTORS.names(), default="mtcnn",
-                        help="face detector (see python -m fer_lab.predict --help); skip: the image is a face crop")
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS.names(),
+        default="mtcnn",
+        help="face detector (see python -m fer_lab.predict --help); skip: the image is a face crop",
+    )
     parser.add_argument("--yunet-model")
     args = parser.parse_args(argv)
     image = cv2.imread(args.image, cv2.IMREAD_COLOR)

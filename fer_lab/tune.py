@@ -1,4 +1,4 @@
-"""`python -m fer_lab.tune [overrides]`: hyperparameter search with KerasTuner, tracked in MLflow; see conf/tune.yaml."""
+"""`python -m fer_lab.tune [overrides]`: hyperparameter search by KerasTuner, tracked in MLflow (conf/tune.yaml)."""
 
 import hydra
 from hydra.core.hydra_config import HydraConfig

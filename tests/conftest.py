@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import pytest  # noqa: E402
+import pytest
 
 if TYPE_CHECKING:
     from fer_lab.tracking.local_postgres import LocalPostgres
@@ -52,7 +52,9 @@ def data_csv(tmp_path):
     import gzip
 
     def write(rows, name: str = "fer.csv", header: str = "emotion,pixels,Usage") -> Path:
-        cells = lambda row: (" ".join(map(str, v.ravel())) if hasattr(v, "ravel") else str(v) for v in row)
+        def cells(row):
+            return (" ".join(map(str, v.ravel())) if hasattr(v, "ravel") else str(v) for v in row)
+
         text = "\n".join([header, *(",".join(cells(row)) for row in rows)]) + "\n"
         path = tmp_path / name
         path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
@@ -90,12 +92,19 @@ def tiny_model_folder(tmp_path_factory) -> Path:
     keras.utils.set_random_seed(0)
     inputs = keras.Input((48, 48, 1))
     x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(len(EMOTIONS), activation="softmax")(
-        keras.layers.GlobalAveragePooling2D()(x)))
-    card = {"model_name": "tiny", "run_id": "0123abcd", "train_minutes": 2.5, "val_accuracy": 0.51,
-            "test_accuracy": 0.49}
-    return write_bundled_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), card,
-                               tmp_path_factory.mktemp("reference")).folder
+    model = keras.Model(
+        inputs, keras.layers.Dense(len(EMOTIONS), activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    )
+    card = {
+        "model_name": "tiny",
+        "run_id": "0123abcd",
+        "train_minutes": 2.5,
+        "val_accuracy": 0.51,
+        "test_accuracy": 0.49,
+    }
+    return write_bundled_model(
+        model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), card, tmp_path_factory.mktemp("reference")
+    ).folder
 
 
 @pytest.fixture
@@ -110,7 +119,7 @@ def tiny_bundled(tiny_model_folder, state_root, monkeypatch) -> Path:
 class TrackingServer(NamedTuple):
     uri: str  # http://127.0.0.1:<port>
     artifacts: Path  # the server's --artifacts-destination
-    postgres: "LocalPostgres"  # its database cluster (stop() and start() it to take the store down)
+    postgres: LocalPostgres  # its database cluster (stop() and start() it to take the store down)
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +132,8 @@ def tracking_server(tmp_path_factory) -> TrackingServer:
     if postgres_bin() is None:
         pytest.skip("PostgreSQL is not installed: no initdb on PATH or in /usr/lib/postgresql/*/bin")
     folder = tmp_path_factory.mktemp("tracking_server")
-    with (LocalPostgres(free_port()) as postgres,
-          running_server(postgres.uri, folder / "artifacts", free_port(), log=folder / "mlflow.log") as uri):
+    with (
+        LocalPostgres(free_port()) as postgres,
+        running_server(postgres.uri, folder / "artifacts", free_port(), log=folder / "mlflow.log") as uri,
+    ):
         yield TrackingServer(uri, folder / "artifacts", postgres)

@@ -47,9 +47,12 @@ def _race(monkeypatch, name: str) -> str:
         return current
 
     monkeypatch.setattr(registry, "_champion_version", slow_read)
-    threads = [threading.Thread(target=registry.promote_if_better, name=label,
-                                args=(MlflowClient(), name, version, "val_accuracy", "auto"))
-               for label, version in (("worse", worse), ("better", better))]
+    threads = [
+        threading.Thread(
+            target=registry.promote_if_better, name=label, args=(MlflowClient(), name, version, "val_accuracy", "auto")
+        )
+        for label, version in (("worse", worse), ("better", better))
+    ]
     threads[0].start()
     worse_has_read.wait(10)
     threads[1].start()
@@ -84,6 +87,8 @@ def test_waiting_too_long_is_one_clear_error(state_root):
     configure_tracking(None)
     client = MlflowClient()
     client.create_registered_model(lock_name("m"))
-    with pytest.raises(FerLabError, match=r"waited 0s for the alias lock of 'm' .*delete it"):
-        with alias_lock(client, "m", timeout_s=0.3):
-            pass
+    with (
+        pytest.raises(FerLabError, match=r"waited 0s for the alias lock of 'm' .*delete it"),
+        alias_lock(client, "m", timeout_s=0.3),
+    ):
+        pass

@@ -87,8 +87,10 @@ def test_image_errors_are_clear(make_client):
     client = make_client()
     text = client.post("/api/image", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert text.status_code == 400 and "not an image OpenCV can decode" in text.json()["error"]
-    blank = client.post("/api/image", files={"file": ("wall.png", cv2.imencode(".png", np.full((240, 320), 128,
-                                                                                           np.uint8))[1].tobytes())})
+    blank = client.post(
+        "/api/image",
+        files={"file": ("wall.png", cv2.imencode(".png", np.full((240, 320), 128, np.uint8))[1].tobytes())},
+    )
     assert blank.status_code == 200 and blank.json()["faces"] == [] and blank.json()["message"] == "no face found"
     missing = client.post("/api/image", data={"tta": "none"})
     assert missing.status_code == 400 and "field named 'file'" in missing.json()["error"]
@@ -105,8 +107,9 @@ def test_a_video_job_writes_an_annotated_video_and_a_csv(make_client, tmp_path):
         writer.write(frame)
     writer.release()
     client = make_client()
-    job = client.post("/api/video", files={"file": ("clip.mp4", path.read_bytes(), "video/mp4")},
-                      data={"smoothing": "0.5"}).json()
+    job = client.post(
+        "/api/video", files={"file": ("clip.mp4", path.read_bytes(), "video/mp4")}, data={"smoothing": "0.5"}
+    ).json()
     assert job["frames"] == 4 and job["faces"] == 4
     video = client.get(job["video"])
     assert video.status_code == 200 and len(video.content) > 1000
@@ -165,7 +168,8 @@ def test_the_command_line_reports_bad_input_in_one_line(tiny_bundled, tmp_path, 
 
     assert "pass both --certfile and --keyfile" in fails("--certfile", "cert.pem")
     assert f"--certfile {tmp_path}/c.pem not found; make a self-signed pair with `openssl req" in fails(
-        "--certfile", f"{tmp_path}/c.pem", "--keyfile", f"{tmp_path}/k.pem")
+        "--certfile", f"{tmp_path}/c.pem", "--keyfile", f"{tmp_path}/k.pem"
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -188,8 +192,12 @@ def test_the_champion_serves_by_default_with_its_version_aliases_and_run_accurac
     model = keras.saving.load_model(tiny_bundled / "model.keras", compile=False)
     with mlflow.start_run(experiment_id=ensure_experiment("test", configure_tracking(None))):
         mlflow.log_metrics({"val_accuracy": 0.6, "test_accuracy": 0.58})
-        logged = log_keras_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), np.zeros((1, 48, 48, 1), "uint8"),
-                                 registered_name="fer_lab")
+        logged = log_keras_model(
+            model,
+            ModelMetadata(EMOTIONS, 48, 0.0, "tiny"),
+            np.zeros((1, 48, 48, 1), "uint8"),
+            registered_name="fer_lab",
+        )
     MlflowClient().set_registered_model_alias("fer_lab", "champion", logged.registered_model_version)
 
     client = make_client(default_model_uri())

@@ -36,8 +36,9 @@ def test_webcam_overlay_upload_and_model_picker(tiny_bundled, tmp_path):
         page.click("nav button[data-tab=upload]")
         from matplotlib import cbook
 
-        page.set_input_files("#image-form input[type=file]", str(cbook.get_sample_data("grace_hopper.jpg",
-                                                                                        asfileobj=False)))
+        page.set_input_files(
+            "#image-form input[type=file]", str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+        )
         page.click("#image-form button")
         uploaded = page.wait_for_selector("#image-faces li[data-label]", timeout=TIMEOUT_MS)
         assert uploaded.get_attribute("data-label") in EMOTIONS and '"probabilities"' in page.inner_text("#image-json")

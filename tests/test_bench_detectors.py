@@ -18,10 +18,26 @@ def test_run_prints_recall_false_detections_and_speed_per_detector(tmp_path):
     for name, folder in (("a.jpg", tmp_path / "fer2013" / "test" / "happy"), ("b.png", tmp_path / "ckplus48" / "fear")):
         folder.mkdir(parents=True)
         cv2.imwrite(str(folder / name), rng.integers(0, 256, (48, 48), dtype=np.uint8))
-    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path), "--per-class", "1",
-                             "--sides", "64,160", "--empty", "2", "--detectors", "haar,skip"],
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--data",
+            str(tmp_path),
+            "--per-class",
+            "1",
+            "--sides",
+            "64,160",
+            "--empty",
+            "2",
+            "--detectors",
+            "haar,skip",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert "2 real faces (1 FER-2013, 1 CK+) x sides [64, 160] px" in result.stdout
@@ -34,6 +50,11 @@ def test_run_prints_recall_false_detections_and_speed_per_detector(tmp_path):
 
 
 def test_missing_faces_say_how_to_get_them(tmp_path):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path)], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode != 0 and "make data" in result.stderr and "Traceback" not in result.stderr

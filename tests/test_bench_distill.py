@@ -10,11 +10,19 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_distill.py"
 
 
 def test_quick_run_prints_the_three_ways_with_epochs_in_the_budget(tmp_path):
-    out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--data", str(tmp_path)], capture_output=True,
-                         text=True, timeout=300, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| teacher")]
     assert [row.split(" | ")[0] for row in rows] == [
-        "| none (labels only)", "| once per image, ten-crop TTA (fer_lab)", "| per batch, on the augmented view"]
+        "| none (labels only)",
+        "| once per image, ten-crop TTA (fer_lab)",
+        "| per batch, on the augmented view",
+    ]
     assert rows[0].endswith("| 1.00x |") and rows[1].endswith("| 1.00x |")
     assert float(rows[2].split("|")[-2].strip().rstrip("x")) < 1.0
     assert "2 x the bundled model" in out

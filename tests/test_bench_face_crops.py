@@ -14,8 +14,13 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_face_crops.
 
 
 def _run(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), *args], capture_output=True, text=True,
-                          timeout=180, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--data", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
 
 
 def test_run_prints_one_row_per_reading_of_the_same_faces(tmp_path):
@@ -29,7 +34,11 @@ def test_run_prints_one_row_per_reading_of_the_same_faces(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ")][1:]
     assert [(r[0].strip(), r[1].strip()) for r in rows] == [
-        ("face crops as they are", "null"), ("photos", "null"), ("photos", "haar"), ("photos", "skip")]
+        ("face crops as they are", "null"),
+        ("photos", "null"),
+        ("photos", "haar"),
+        ("photos", "skip"),
+    ]
     assert rows[0][2].strip() == "0/4" and rows[3][2].strip() == "4/4"  # skip: the whole frame is the face
     assert all(0.0 <= float(r[3]) <= 1.0 for r in rows)
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REAL_DATA
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_peer.py"
@@ -19,10 +18,17 @@ def test_peer_and_bundled_model_on_the_same_public_test_crops():
     csv = REAL_DATA / "fer2013.csv.gz"
     if not csv.is_file():
         pytest.skip(f"needs {csv}")
-    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(csv), "--limit", "200", "--tta", "none"],
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--data", str(csv), "--limit", "200", "--tta", "none"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| peer") or
-            line.startswith("| fer_lab")]
+    rows = [
+        line.split("|")[1:-1]
+        for line in result.stdout.splitlines()
+        if line.startswith("| peer") or line.startswith("| fer_lab")
+    ]
     assert len(rows) == 2 and all(0.3 < float(r[3]) <= 1 and float(r[5]) > 0 for r in rows)

@@ -21,17 +21,38 @@ def test_quick_run_prints_the_tables_and_ratios(tmp_path):
         folder = tmp_path / "fer2013" / "train" / EMOTIONS[i % len(EMOTIONS)]
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"Training_{i}.jpg"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
-    result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--data", str(tmp_path), "--models", "vgg16",
-                             "--cnns", "input_only,cnn_tiny", "--precision", "mixed_bfloat16"],
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--data",
+            str(tmp_path),
+            "--models",
+            "vgg16",
+            "--cnns",
+            "input_only,cnn_tiny",
+            "--precision",
+            "mixed_bfloat16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "note: random arrays" in out
-    for line in ("### Augmented training input: input_only,", "### Augmented training input: cnn_tiny,", "| pipeline | img/s |",
-                 "| ImageDataGenerator.flow_from_directory |", "| fer_lab |",
-                 "| fer_lab, default preset, input_crop 42 (conv stack on 42-px crops) |",
-                 "| fer_lab, default preset, input_crop 42, mixed_bfloat16 |",
-                 "| speed-up of | over ImageDataGenerator.flow_from_directory | over ImageDataGenerator.flow |",
-                 "| model | features | full frozen model img/s |", "| vgg16 | 512 |"):
+    for line in (
+        "### Augmented training input: input_only,",
+        "### Augmented training input: cnn_tiny,",
+        "| pipeline | img/s |",
+        "| ImageDataGenerator.flow_from_directory |",
+        "| fer_lab |",
+        "| fer_lab, default preset, input_crop 42 (conv stack on 42-px crops) |",
+        "| fer_lab, default preset, input_crop 42, mixed_bfloat16 |",
+        "| speed-up of | over ImageDataGenerator.flow_from_directory | over ImageDataGenerator.flow |",
+        "| model | features | full frozen model img/s |",
+        "| vgg16 | 512 |",
+    ):
         assert line in out, line

@@ -7,13 +7,21 @@ import json
 
 import numpy as np
 import pytest
+from test_inference_registry import faces, tiny_model
 
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
-from test_inference_registry import faces, tiny_model
 
-METRICS = {"val_accuracy": 0.61, "val_macro_f1": 0.58, "test_accuracy": 0.62, "test_macro_f1": 0.59,
-           "test_recall_disgust": 0.4, "test_recall_fear": 0.3, "train_seconds": 120.0, "epochs_trained": 3.0}
+METRICS = {
+    "val_accuracy": 0.61,
+    "val_macro_f1": 0.58,
+    "test_accuracy": 0.62,
+    "test_macro_f1": 0.59,
+    "test_recall_disgust": 0.4,
+    "test_recall_fear": 0.3,
+    "train_seconds": 120.0,
+    "epochs_trained": 3.0,
+}
 
 
 @pytest.fixture
@@ -29,8 +37,14 @@ def logged(state_root):
     with mlflow.start_run(experiment_id=ensure_experiment("test", configure_tracking(None))) as run:
         mlflow.log_metrics(METRICS)
         mlflow.log_param("evaluation.tta", "flip")
-        mlflow.set_tags({"git_commit": "abc1234", "data.source": "/somewhere/fer2013.csv.gz",
-                         "data.val_fingerprint": "f00d", "data.test_origin": "PublicTest"})
+        mlflow.set_tags(
+            {
+                "git_commit": "abc1234",
+                "data.source": "/somewhere/fer2013.csv.gz",
+                "data.val_fingerprint": "f00d",
+                "data.test_origin": "PublicTest",
+            }
+        )
         log_keras_model(model, ModelMetadata(EMOTIONS, 48, 0.05, "tiny"), faces(2), registered_name="source")
     return {"model": model, "run_id": run.info.run_id, "uri": f"runs:/{run.info.run_id}/model"}
 
@@ -62,8 +76,9 @@ def test_without_a_champion_inference_uses_the_bundled_model(bundled_dir, logged
     assert default_model_uri() == "bundled"
     rec = EmotionRecognizer.from_default(tta="none")
     assert rec.metadata.face_margin == 0.05 and rec.metadata.model_name == "tiny"
-    np.testing.assert_allclose(rec.predict_proba(faces()), logged["model"].predict(faces().astype("float32"),
-                                                                                   verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        rec.predict_proba(faces()), logged["model"].predict(faces().astype("float32"), verbose=0), atol=1e-5
+    )
 
 
 def test_a_champion_takes_over_and_the_catalogue_lists_both(bundled_dir):
@@ -126,7 +141,7 @@ def test_a_missing_bundled_model_is_one_clear_error(tmp_path, monkeypatch):
     from fer_lab.inference import bundled
 
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "nothing")
-    with pytest.raises(FerLabError, match="no bundled model in .*nothing"):
+    with pytest.raises(FerLabError, match=r"no bundled model in .*nothing"):
         EmotionRecognizer.from_uri("bundled")
 
 
@@ -145,8 +160,11 @@ def test_the_bundled_file_keeps_the_weights_not_the_optimizer_state(tmp_path):
     with zipfile.ZipFile(tmp_path / "model.keras") as archive:
         assert b"optimizer" not in archive.read("model.weights.h5")
     reloaded = bundled_model(tmp_path)
-    np.testing.assert_allclose(keras.saving.load_model(reloaded.model_file).predict(faces(2), verbose=0),
-                               model.predict(faces(2), verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.saving.load_model(reloaded.model_file).predict(faces(2), verbose=0),
+        model.predict(faces(2), verbose=0),
+        atol=1e-6,
+    )
 
 
 def test_the_shipped_model_is_small_and_carded():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from test_data_class_folders import PATTERN, make_people
 
 from fer_lab.errors import FerLabError
 from fer_lab.tracking.parent_runs import child_runs
 from fer_lab.training import cross_validation
-from test_data_class_folders import PATTERN, make_people
 
 FOLDS = 3
 
@@ -17,11 +17,24 @@ FOLDS = 3
 @pytest.fixture
 def cv_cfg(tmp_path, compose_train):
     people = make_people(tmp_path / "people", subjects=9, frames=2)
-    overrides = ("data=class_folders", f"data.path={people}", f"data.group_pattern='{PATTERN}'", "data.image_size=16",
-                 f"data.folds={FOLDS}", "data.val_fraction=0.3", "data.cache=false", "model=cnn_tiny",
-                 "augmentation=none", "trainer.epochs=1", "trainer.batch_size=8", "evaluation.sample_grid=0",
-                 "evaluation.tta=none", "evaluation.cross_validate=true", "task_name=cv",
-                 "mlflow.registered_model_name=cv")
+    overrides = (
+        "data=class_folders",
+        f"data.path={people}",
+        f"data.group_pattern='{PATTERN}'",
+        "data.image_size=16",
+        f"data.folds={FOLDS}",
+        "data.val_fraction=0.3",
+        "data.cache=false",
+        "model=cnn_tiny",
+        "augmentation=none",
+        "trainer.epochs=1",
+        "trainer.batch_size=8",
+        "evaluation.sample_grid=0",
+        "evaluation.tta=none",
+        "evaluation.cross_validate=true",
+        "task_name=cv",
+        "mlflow.registered_model_name=cv",
+    )
     return compose_train(*overrides), list(overrides)
 
 
@@ -40,7 +53,9 @@ def test_k_folds_log_a_parent_with_k_children_and_the_summary(state_root, cv_cfg
     assert metrics["cv_test_accuracy_std"] == pytest.approx(np.std(test_accuracies))
     assert {"cv_test_macro_f1_mean", "cv_val_accuracy_mean", "cv_val_macro_f1_std"} <= set(metrics)
     assert result.summaries["test"].pooled().confusion.sum() == 9 * 2 * 2  # every image tested exactly once
-    artifacts = {a.path for folder in ("figures", "reports") for a in client.list_artifacts(result.parent_run_id, folder)}
+    artifacts = {
+        a.path for folder in ("figures", "reports") for a in client.list_artifacts(result.parent_run_id, folder)
+    }
     assert {"figures/confusion_cv_test.png", "reports/cv_test.md"} <= artifacts
     assert not client.search_registered_models(), "fold models are not registered"
     assert "test over 3 folds (tta=none): accuracy" in capsys.readouterr().out
@@ -59,7 +74,9 @@ def test_an_interrupted_cross_validation_resumes_with_the_unfinished_folds(state
     monkeypatch.setattr(cross_validation, "run_training", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cross_validation.cross_validate(cfg, overrides)
-    monkeypatch.setattr(cross_validation, "run_training", lambda c, *a: calls.append(int(c.data.test_fold)) or real(c, *a))
+    monkeypatch.setattr(
+        cross_validation, "run_training", lambda c, *a: calls.append(int(c.data.test_fold)) or real(c, *a)
+    )
     result = cross_validation.cross_validate(cfg, overrides)
     assert calls == [0, 1, 1, 2]
     assert len(child_runs(result.parent_run_id)) >= FOLDS and len(set(result.child_run_ids)) == FOLDS

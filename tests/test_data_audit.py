@@ -21,10 +21,10 @@ def planted(data_csv):
     rng = np.random.default_rng(0)
     rows = [(i % 7, rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8), "Training") for i in range(21)]
     rows += [(i, rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8), "PublicTest") for i in range(7)]
-    rows[1] = (rows[0][0], rows[0][1], "Training")         # within Training, same label
-    rows[3] = (5, rows[2][1], "Training")                  # within Training, conflicting labels
-    rows[22] = (rows[10][0], rows[10][1], "PublicTest")    # across, same label
-    rows[23] = (6, rows[11][1], "PublicTest")              # across, conflicting (row 12 has label 4)
+    rows[1] = (rows[0][0], rows[0][1], "Training")  # within Training, same label
+    rows[3] = (5, rows[2][1], "Training")  # within Training, conflicting labels
+    rows[22] = (rows[10][0], rows[10][1], "PublicTest")  # across, same label
+    rows[23] = (6, rows[11][1], "PublicTest")  # across, conflicting (row 12 has label 4)
     rows[15] = (rows[15][0], np.full((SIZE, SIZE), 9, np.uint8), "Training")  # blank
     return data_csv(rows)
 
@@ -33,8 +33,15 @@ def test_audit_finds_planted_duplicates_and_blank(data_csv, data_cfg):
     cfg = data_cfg(path=str(planted(data_csv)), image_size=SIZE, val_fraction=0.3)
     OmegaConf.set_struct(cfg, True)  # as Hydra passes it
     report = audit_images(load_images(cfg), cfg, seed=0, show=5)
-    assert report["class_counts"]["PublicTest"] == {"angry": 1, "disgust": 0, "fear": 0, "happy": 2, "sad": 1,
-                                                    "surprise": 1, "neutral": 2}
+    assert report["class_counts"]["PublicTest"] == {
+        "angry": 1,
+        "disgust": 0,
+        "fear": 0,
+        "happy": 2,
+        "sad": 1,
+        "surprise": 1,
+        "neutral": 2,
+    }
     within = report["duplicates_within"]["Training"]
     assert (within["groups"], within["images"], within["redundant"], within["conflicting_groups"]) == (2, 4, 2, 1)
     assert report["duplicates_within"]["PublicTest"]["groups"] == 0
@@ -50,8 +57,9 @@ def test_audit_finds_planted_duplicates_and_blank(data_csv, data_cfg):
 
 def run_cli(*args, root):
     env = {**os.environ, "FER_LAB_ROOT": str(root)}
-    return subprocess.run([sys.executable, "-m", "fer_lab.audit", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fer_lab.audit", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_audit_cli_exits_2_with_one_line_on_missing_path(tmp_path):
@@ -63,8 +71,13 @@ def test_audit_cli_exits_2_with_one_line_on_missing_path(tmp_path):
 
 def test_audit_cli_prints_report_and_writes_json(tmp_path, data_csv):
     out = tmp_path / "report" / "audit.json"
-    result = run_cli(f"data.path={planted(data_csv)}", "data.image_size=16", "data.cache=false",
-                     f"audit.json_out={out}", root=tmp_path)
+    result = run_cli(
+        f"data.path={planted(data_csv)}",
+        "data.image_size=16",
+        "data.cache=false",
+        f"audit.json_out={out}",
+        root=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "Class counts" in result.stdout and "Near-blank images" in result.stdout
     assert json.loads(out.read_text())["near_blank"]["count"] == 1

@@ -34,8 +34,14 @@ def people(tmp_path, data_cfg):
     root = make_people(tmp_path / "people")
 
     def cfg(**overrides):
-        settings = {"path": str(root), "image_size": SIZE, "group_pattern": PATTERN, "folds": 4,
-                    "class_map": ["anger:angry", "sadness:sad"], "val_fraction": 0.25}
+        settings = {
+            "path": str(root),
+            "image_size": SIZE,
+            "group_pattern": PATTERN,
+            "folds": 4,
+            "class_map": ["anger:angry", "sadness:sad"],
+            "val_fraction": 0.25,
+        }
         return data_cfg("class_folders", **{**settings, **overrides})
 
     return cfg
@@ -108,8 +114,7 @@ def test_bad_input_says_what_is_wrong(people):
     assert "is not set" in error_of(people(path=None))
 
 
-def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones_whole(tmp_path, data_cfg,
-                                                                                     monkeypatch):
+def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones_whole(tmp_path, data_cfg, monkeypatch):
     from fer_lab.inference import detectors
     from fer_lab.inference.faces import Box
 
@@ -117,7 +122,7 @@ def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones
     for name, has_face in (("happy", True), ("happy", False), ("sad", True), ("sad", True)):
         photo = rng.integers(0, 60, (64, 80), np.uint8)  # a dark scene, not square
         if has_face:
-            photo[16:48, 24:56] = 230                     # a bright 32-pixel "face"
+            photo[16:48, 24:56] = 230  # a bright 32-pixel "face"
         if name == "sad":
             photo = cv2.cvtColor(photo, cv2.COLOR_GRAY2BGR)  # colour photos reach the detector in colour
             photo[..., 2] //= 2
@@ -136,8 +141,13 @@ def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones
         return detect
 
     monkeypatch.setattr(detectors, "make_detector", fake_detector)
-    settings = {"path": str(tmp_path / "photos"), "image_size": SIZE, "folds": 2, "val_fraction": 0.5,
-                "face_margin": 0.0}
+    settings = {
+        "path": str(tmp_path / "photos"),
+        "image_size": SIZE,
+        "folds": 2,
+        "val_fraction": 0.5,
+        "face_margin": 0.0,
+    }
     raw = load_images(data_cfg("class_folders", **settings, crop_faces="haar"), seed=0)
     assert asked == ["haar"]
     assert [f.shape for f in frames] == [(64, 80, 3)] * 4
@@ -148,8 +158,7 @@ def test_crop_faces_crops_each_photo_to_its_largest_face_and_keeps_faceless_ones
     assert "is not a face detector: choose one of" in error_of(data_cfg("class_folders", **settings, crop_faces="nope"))
 
 
-def test_without_a_pattern_every_image_is_its_own_group_even_where_class_folders_reuse_file_names(tmp_path,
-                                                                                                  data_cfg):
+def test_without_a_pattern_every_image_is_its_own_group_even_where_class_folders_reuse_file_names(tmp_path, data_cfg):
     rng = np.random.default_rng(0)
     for name in ("happy", "sad"):
         (tmp_path / "numbered" / name).mkdir(parents=True)

@@ -18,7 +18,7 @@ def images(n: int, seed: int = 0) -> np.ndarray:
 def good_rows(per_class: int = 3, test_per_class: int = 1) -> list[tuple]:
     labels = [c for c in range(7) for _ in range(per_class)] + [c for c in range(7) for _ in range(test_per_class)]
     usage = ["Training"] * (7 * per_class) + ["PublicTest"] * (7 * test_per_class)
-    return list(zip(labels, images(len(labels)), usage))
+    return list(zip(labels, images(len(labels)), usage, strict=True))
 
 
 def error_of(cfg) -> str:
@@ -40,8 +40,9 @@ def test_csv_loads_exact_pixels_labels_and_usage(data_csv, data_cfg, name):
 
 
 def test_csv_dataset_splits_and_counts(data_csv, data_cfg):
-    data = load_dataset(data_cfg(path=str(data_csv(good_rows(per_class=10))), image_size=SIZE, val_fraction=0.2),
-                        seed=0)
+    data = load_dataset(
+        data_cfg(path=str(data_csv(good_rows(per_class=10))), image_size=SIZE, val_fraction=0.2), seed=0
+    )
     assert (len(data.train), len(data.val), len(data.test)) == (56, 14, 7)
     assert data.test.origin == "PublicTest" and "20%" in data.train.origin
     assert data.counts()["val"] == {name: 2 for name in data.class_names}

@@ -33,8 +33,10 @@ class FakeKaggleApi:
             for emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
                 folder = Path(path) / split / emotion
                 folder.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(folder / f"{prefix}_{len(self.calls)}{emotion}.jpg"),
-                            rng.integers(0, 256, (48, 48), dtype=np.uint8))
+                cv2.imwrite(
+                    str(folder / f"{prefix}_{len(self.calls)}{emotion}.jpg"),
+                    rng.integers(0, 256, (48, 48), dtype=np.uint8),
+                )
 
 
 def test_without_credentials_prints_the_steps_and_exits_2(no_credentials, tmp_path, monkeypatch, capsys):
@@ -43,12 +45,22 @@ def test_without_credentials_prints_the_steps_and_exits_2(no_credentials, tmp_pa
         download.main(["--dest", str(tmp_path / "fer2013")])
     assert exit_.value.code == EXIT_USER_ERROR
     out, err = capsys.readouterr()
-    for step in ("pip install kaggle", "~/.kaggle/kaggle.json", "KAGGLE_USERNAME", "make data",
-                 f"kaggle datasets download {download.KAGGLE_DATASET}", download.CHALLENGE, "fer2013.tar.gz",
-                 "data.path=", "github.com/microsoft/FERPlus", "fer2013new.csv"):
+    for step in (
+        "pip install kaggle",
+        "~/.kaggle/kaggle.json",
+        "KAGGLE_USERNAME",
+        "make data",
+        f"kaggle datasets download {download.KAGGLE_DATASET}",
+        download.CHALLENGE,
+        "fer2013.tar.gz",
+        "data.path=",
+        "github.com/microsoft/FERPlus",
+        "fer2013new.csv",
+    ):
         assert step in out, step
-    assert err.strip().splitlines() == ["fer_lab: error: cannot download FER-2013: Kaggle API credentials not found; "
-                                        "follow the steps above"]
+    assert err.strip().splitlines() == [
+        "fer_lab: error: cannot download FER-2013: Kaggle API credentials not found; follow the steps above"
+    ]
     assert not (tmp_path / "fer2013").exists()
 
 

@@ -11,12 +11,14 @@ from fer_lab.errors import FerLabError
 SIZE = 16
 HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
 #         neutral happiness surprise sadness anger disgust fear contempt unknown NF
-VOTES = [("fer0.png", [1, 8, 1, 0, 0, 0, 0, 0, 0, 0]),   # happy; single votes ignored
-         ("fer1.png", [4, 0, 0, 3, 2, 0, 1, 0, 0, 0]),   # 4 of 9 kept votes: no majority; soft 4/9 3/9 2/9
-         ("fer2.png", [2, 0, 0, 0, 0, 0, 0, 6, 2, 0]),   # contempt majority
-         ("fer3.png", [3, 0, 0, 0, 0, 0, 0, 0, 7, 0]),   # unknown
-         ("fer4.png", [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]),  # not a face
-         ("", [0, 10, 0, 0, 0, 0, 0, 0, 0, 0])]          # no image name: dropped
+VOTES = [
+    ("fer0.png", [1, 8, 1, 0, 0, 0, 0, 0, 0, 0]),  # happy; single votes ignored
+    ("fer1.png", [4, 0, 0, 3, 2, 0, 1, 0, 0, 0]),  # 4 of 9 kept votes: no majority; soft 4/9 3/9 2/9
+    ("fer2.png", [2, 0, 0, 0, 0, 0, 0, 6, 2, 0]),  # contempt majority
+    ("fer3.png", [3, 0, 0, 0, 0, 0, 0, 0, 7, 0]),  # unknown
+    ("fer4.png", [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]),  # not a face
+    ("", [0, 10, 0, 0, 0, 0, 0, 0, 0, 0]),
+]  # no image name: dropped
 USAGE = ["Training", "Training", "Training", "PublicTest", "PublicTest", "Training"]
 
 
@@ -25,8 +27,10 @@ def files(data_csv, tmp_path):
     x = np.arange(6 * SIZE * SIZE).reshape(6, SIZE, SIZE) % 251
     csv = data_csv([(label, x[i], USAGE[i]) for i, label in enumerate([3, 6, 6, 0, 1, 3])])
     votes = tmp_path / "votes.csv"
-    votes.write_text("\n".join([HEADER] + [f"{u},{name},{','.join(map(str, v))}"
-                                           for u, (name, v) in zip(USAGE, VOTES)]) + "\n")
+    votes.write_text(
+        "\n".join([HEADER] + [f"{u},{name},{','.join(map(str, v))}" for u, (name, v) in zip(USAGE, VOTES, strict=True)])
+        + "\n"
+    )
     return csv, votes
 
 
@@ -62,29 +66,29 @@ def test_soft_labels_are_normalised_distributions_in_fer_order(data_cfg, files):
 
 
 def test_row_count_mismatch(data_cfg, files):
-    csv, votes = files
+    _csv, votes = files
     votes.write_text("\n".join(votes.read_text().splitlines()[:-1]) + "\n")
     with pytest.raises(FerLabError, match="5 data rows but the FER-2013 CSV has 6"):
         load(data_cfg, files)
 
 
 def test_misaligned_usage(data_cfg, files):
-    csv, votes = files
+    _csv, votes = files
     votes.write_text(votes.read_text().replace("PublicTest,fer3", "Training,fer3"))
     with pytest.raises(FerLabError, match="not aligned row by row"):
         load(data_cfg, files)
 
 
 def test_bad_votes_header_and_mode(data_cfg, files, tmp_path):
-    csv, votes = files
+    _csv, votes = files
     votes.write_text(votes.read_text().replace("contempt,", "scorn,", 1))
-    with pytest.raises(FerLabError, match="lacks the column.*contempt"):
+    with pytest.raises(FerLabError, match=r"lacks the column.*contempt"):
         load(data_cfg, files)
-    with pytest.raises(FerLabError, match="data.label_mode"):
+    with pytest.raises(FerLabError, match=r"data\.label_mode"):
         load(data_cfg, files, label_mode="vote")
 
 
 def test_missing_votes_file_says_where_to_get_it(data_cfg, files, tmp_path):
     csv, _ = files
-    with pytest.raises(FerLabError, match="data.votes_path=.*github.com/microsoft/FERPlus"):
+    with pytest.raises(FerLabError, match=r"data\.votes_path=.*github\.com/microsoft/FERPlus"):
         load(data_cfg, (csv, tmp_path / "missing.csv"))

@@ -113,8 +113,9 @@ def test_kaggle_private_test_file_names_are_private_test(tmp_path, data_cfg):
     data = load_dataset(data_cfg(path=str(root), image_size=SIZE, val_fraction=0.5), seed=0)
     assert len(data.test) == 1 and data.test.origin == "PublicTest"
     assert any("PrivateTest (7 images) unused" in n for n in data.notes)
-    private = load_dataset(data_cfg(path=str(root), image_size=SIZE, val_fraction=0.5, test_split="PrivateTest"),
-                           seed=0)
+    private = load_dataset(
+        data_cfg(path=str(root), image_size=SIZE, val_fraction=0.5, test_split="PrivateTest"), seed=0
+    )
     assert len(private.test) == 7 and "PublicTest and PrivateTest by file name" in private.source
 
 

@@ -46,12 +46,16 @@ def test_a_new_source_is_one_registered_loader_with_its_schema():
         x = np.zeros((n, size, size, 1), np.uint8)
         x[np.arange(n), np.arange(n) % size] = 255
         usage = np.array(["Training", "PublicTest"] * (n // 2))
-        return raw_images({"x": x, "labels": np.arange(n) % len(EMOTIONS), "usage": usage,
-                           "notes": np.array([], dtype=str)}, EMOTIONS, "stripes", [])
+        return raw_images(
+            {"x": x, "labels": np.arange(n) % len(EMOTIONS), "usage": usage, "notes": np.array([], dtype=str)},
+            EMOTIONS,
+            "stripes",
+            [],
+        )
 
     data = load_dataset({"source": "stripes_example", "image_size": 32, "val_fraction": 0.5}, seed=0)
     assert (len(data.train), len(data.val), len(data.test)) == (7, 7, 14) and data.source == "stripes"
-    with pytest.raises(FerLabError, match="data.per_class"):
+    with pytest.raises(FerLabError, match=r"data\.per_class"):
         load_images({"source": "stripes_example", "per_class": "many"})
-    with pytest.raises(FerLabError, match="unknown data.source='stripes'.*stripes_example"):
+    with pytest.raises(FerLabError, match=r"unknown data\.source='stripes'.*stripes_example"):
         load_images({"source": "stripes"})

@@ -15,8 +15,12 @@ SIZE = 16
 def rows(n_per_class: dict[str, int], seed: int = 0) -> list[tuple]:
     """Distinct random images: n per class for each usage."""
     rng = np.random.default_rng(seed)
-    return [(c, rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8), usage)
-            for usage, n in n_per_class.items() for c in range(7) for _ in range(n)]
+    return [
+        (c, rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8), usage)
+        for usage, n in n_per_class.items()
+        for c in range(7)
+        for _ in range(n)
+    ]
 
 
 def content(split) -> set[bytes]:
@@ -40,8 +44,9 @@ def test_stratified_disjoint_and_test_untouched(data_csv, data_cfg):
 
 def test_public_test_validation_with_private_test(data_csv, data_cfg):
     path = data_csv(rows({"Training": 4, "PublicTest": 2, "PrivateTest": 1}))
-    data = load_dataset(data_cfg(path=str(path), image_size=SIZE, val_from="public_test",
-                                 test_split="PrivateTest"), seed=0)
+    data = load_dataset(
+        data_cfg(path=str(path), image_size=SIZE, val_from="public_test", test_split="PrivateTest"), seed=0
+    )
     assert (len(data.train), len(data.val), len(data.test)) == (28, 14, 7)
     assert (data.val.origin, data.test.origin) == ("PublicTest", "PrivateTest")
 
@@ -61,8 +66,9 @@ def test_drop_cross_split_duplicates(data_csv, data_cfg):
     data_rows[10] = data_rows[11] = (1, data_rows[9][1], "Training")
     path = data_csv(data_rows)
     kept = load_dataset(data_cfg(path=str(path), image_size=SIZE, val_fraction=0.5), seed=0)
-    dropped = load_dataset(data_cfg(path=str(path), image_size=SIZE, val_fraction=0.5,
-                                    drop_cross_split_duplicates=True), seed=0)
+    dropped = load_dataset(
+        data_cfg(path=str(path), image_size=SIZE, val_fraction=0.5, drop_cross_split_duplicates=True), seed=0
+    )
     assert len(kept.train) + len(kept.val) - len(dropped.train) - len(dropped.val) >= 3
     assert any("dropped" in n and "exact pixels" in n for n in dropped.notes)
     assert not content(dropped.train) & (content(dropped.val) | content(dropped.test))
@@ -77,34 +83,37 @@ def test_image_ids_are_exact_and_shared_across_arrays():
     assert len(set(a)) == 5 and b[0] == a[0] and b[1] == a[1] and b[2] not in a
 
 
-@pytest.mark.parametrize("overrides, key", [
-    ({"source": "parquet"}, "data.source"),
-    ({"val_fraction": 1.5}, "data.val_fraction"),
-    ({"val_fraction": 0}, "data.val_fraction"),
-    ({"test_split": "Validation"}, "data.test_split"),
-    ({"val_from": "test"}, "data.val_from"),
-    ({"on_bad_image": "ignore"}, "data.on_bad_image"),
-    ({"image_size": 4}, "data.image_size"),
-    ({"cache": "maybe"}, "data.cache"),
-    ({"image_size": "big"}, "data.image_size"),
-    ({"colour": True}, "data.colour"),
-    ({"val_from": "public_test"}, "would select models on the test split"),
-])
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"source": "parquet"}, "data.source"),
+        ({"val_fraction": 1.5}, "data.val_fraction"),
+        ({"val_fraction": 0}, "data.val_fraction"),
+        ({"test_split": "Validation"}, "data.test_split"),
+        ({"val_from": "test"}, "data.val_from"),
+        ({"on_bad_image": "ignore"}, "data.on_bad_image"),
+        ({"image_size": 4}, "data.image_size"),
+        ({"cache": "maybe"}, "data.cache"),
+        ({"image_size": "big"}, "data.image_size"),
+        ({"colour": True}, "data.colour"),
+        ({"val_from": "public_test"}, "would select models on the test split"),
+    ],
+)
 def test_config_validation(data_cfg, tmp_path, overrides, key):
     with pytest.raises(FerLabError, match=key):
         load_images(data_cfg(path=str(tmp_path), **overrides))
 
 
 def test_synthetic_config_validation(data_cfg):
-    with pytest.raises(FerLabError, match="data.test_fraction"):
+    with pytest.raises(FerLabError, match=r"data\.test_fraction"):
         load_images(data_cfg("synthetic", test_fraction=1.0))
-    with pytest.raises(FerLabError, match="data.val_fraction"):
+    with pytest.raises(FerLabError, match=r"data\.val_fraction"):
         load_images(data_cfg("synthetic", val_fraction=0.5, test_fraction=0.5))
 
 
 def test_unknown_format_and_source_mismatch(data_cfg, tmp_path):
     (tmp_path / "faces.parquet").write_text("x")
-    with pytest.raises(FerLabError, match="data.source=csv or data.source=folder"):
+    with pytest.raises(FerLabError, match=r"data\.source=csv or data\.source=folder"):
         load_images(data_cfg(path=str(tmp_path / "faces.parquet")))
     with pytest.raises(FerLabError, match="is a folder"):
         load_images(data_cfg(path=str(tmp_path), source="csv"))

@@ -13,10 +13,20 @@ from fer_lab.models import build_model
 from fer_lab.training import run as train_run
 from fer_lab.training.distillation import soften, with_teacher_targets
 
-TINY = ("data=synthetic", "data.samples_per_class=20", "model=cnn_tiny", "augmentation=none", "trainer.batch_size=16",
-        "trainer.early_stopping_patience=0", "evaluation.sample_grid=0", "evaluation.tta=none",
-        "evaluation.unseen_test=false", "training.class_weight=none", "task_name=kd",
-        "mlflow.registered_model_name=kd")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=20",
+    "model=cnn_tiny",
+    "augmentation=none",
+    "trainer.batch_size=16",
+    "trainer.early_stopping_patience=0",
+    "evaluation.sample_grid=0",
+    "evaluation.tta=none",
+    "evaluation.unseen_test=false",
+    "training.class_weight=none",
+    "task_name=kd",
+    "mlflow.registered_model_name=kd",
+)
 
 
 @pytest.fixture
@@ -42,8 +52,9 @@ def test_soften_keeps_the_order_and_flattens_with_the_temperature():
 
 def test_train_targets_mix_labels_and_teacher_and_val_keeps_its_labels(teacher, compose_train, state_root):
     model, path = teacher
-    cfg = compose_train(*TINY, f"training.teacher={path}", "training.distill_weight=0.4",
-                        "training.distill_temperature=2")
+    cfg = compose_train(
+        *TINY, f"training.teacher={path}", "training.distill_weight=0.4", "training.distill_temperature=2"
+    )
     data = load_dataset(cfg.data, seed=0)
     mixed = with_teacher_targets(data, cfg)
     expected = 0.6 * data.train.y + 0.4 * soften(predict_with_tta(model, data.train.x, "flip"), 2.0)
@@ -69,22 +80,26 @@ def test_a_distilled_student_moves_towards_the_teacher(teacher, compose_train, s
         return float(np.mean(np.sum(p * (np.log(np.clip(p, 1e-8, 1)) - np.log(q)), axis=1)))
 
     alone = kl_to_teacher()
-    distilled = kl_to_teacher(f"training.teacher={path}", "training.distill_weight=0.5",
-                              "training.distill_temperature=1", "training.teacher_tta=none")
+    distilled = kl_to_teacher(
+        f"training.teacher={path}",
+        "training.distill_weight=0.5",
+        "training.distill_temperature=1",
+        "training.teacher_tta=none",
+    )
     assert distilled < 0.8 * alone
 
 
-def test_a_missing_teacher_or_one_for_other_classes_is_one_clear_error(compose_train, state_root, tmp_path,
-                                                                        teacher):
+def test_a_missing_teacher_or_one_for_other_classes_is_one_clear_error(compose_train, state_root, tmp_path, teacher):
     cfg = compose_train(*TINY, f"training.teacher={tmp_path / 'nope.keras'}")
     data = load_dataset(cfg.data, seed=0)
-    with pytest.raises(FerLabError, match="training.teacher=.*nope.keras.*not found"):
+    with pytest.raises(FerLabError, match=r"training\.teacher=.*nope\.keras.*not found"):
         with_teacher_targets(data, cfg)
     other = build_model(compose_train("model=cnn_tiny").model, None, (48, 48, 1), 3)
     other.save(tmp_path / "three.keras")
     three = compose_train(*TINY, f"training.teacher={tmp_path / 'three.keras'}")
     with pytest.raises(FerLabError, match="has 3 outputs but 7 class names"):
         with_teacher_targets(data, three)
-    with pytest.raises(FerLabError, match="training.distill_weight"):
-        with_teacher_targets(data, compose_train(*TINY, f"training.teacher={teacher[1]}",
-                                                 "training.distill_weight=0.9"))
+    with pytest.raises(FerLabError, match=r"training\.distill_weight"):
+        with_teacher_targets(
+            data, compose_train(*TINY, f"training.teacher={teacher[1]}", "training.distill_weight=0.9")
+        )

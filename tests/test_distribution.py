@@ -20,9 +20,18 @@ from fer_lab.paths import CONF_DIR
 
 # 60 training and 10 validation images: 2 devices fit on them all. Dropout and augmentation off: TensorFlow
 # replicas draw their own random numbers.
-OVERRIDES = ["data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "model.block_dropout=0",
-             "model.dense_dropout=0", "augmentation=none", "trainer.epochs=2", "trainer.batch_size=16",
-             "evaluation.tta=none", "evaluation.unseen_test=false"]
+OVERRIDES = [
+    "data=synthetic",
+    "data.samples_per_class=12",
+    "model=cnn_tiny",
+    "model.block_dropout=0",
+    "model.dense_dropout=0",
+    "augmentation=none",
+    "trainer.epochs=2",
+    "trainer.batch_size=16",
+    "evaluation.tta=none",
+    "evaluation.unseen_test=false",
+]
 
 SCRIPT = textwrap.dedent("""
     import json, sys
@@ -72,10 +81,19 @@ SCRIPT = textwrap.dedent("""
 def test_data_parallel_on_two_devices_matches_one_device(backend, tmp_path, state_root):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(CONF_DIR), str(tmp_path), json.dumps(OVERRIDES)],
-                            env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(CONF_DIR), str(tmp_path), json.dumps(OVERRIDES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "data parallel on 2 devices" in result.stdout
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -11,9 +11,19 @@ from fer_lab.ensemble import build_and_log_ensemble
 from fer_lab.errors import FerLabError
 from fer_lab.training import run as train_run
 
-TINY = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=light", "trainer.epochs=1",
-        "trainer.batch_size=16", "evaluation.sample_grid=0", "evaluation.tta=none", "task_name=ens",
-        "mlflow.registered_model_name=ens", "mlflow.promote=never")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=12",
+    "model=cnn_tiny",
+    "augmentation=light",
+    "trainer.epochs=1",
+    "trainer.batch_size=16",
+    "evaluation.sample_grid=0",
+    "evaluation.tta=none",
+    "task_name=ens",
+    "mlflow.registered_model_name=ens",
+    "mlflow.promote=never",
+)
 
 
 @pytest.fixture
@@ -25,8 +35,15 @@ def two_members(state_root, compose_train):
 
 
 def ensemble_cfg(compose_train, members, *extra):
-    return compose_train("data=synthetic", "data.samples_per_class=12", f"members=[{','.join(members)}]",
-                         "evaluation.tta=none", "mlflow.registered_model_name=ens", *extra, config_name="ensemble")
+    return compose_train(
+        "data=synthetic",
+        "data.samples_per_class=12",
+        f"members=[{','.join(members)}]",
+        "evaluation.tta=none",
+        "mlflow.registered_model_name=ens",
+        *extra,
+        config_name="ensemble",
+    )
 
 
 def test_the_ensemble_is_the_mean_of_its_members_and_round_trips_through_the_registry(two_members, compose_train):
@@ -56,8 +73,7 @@ def test_ten_crop_tta_of_an_ensemble_is_the_mean_of_its_members_each_on_its_own_
     np.testing.assert_allclose(forward_with_tta(ensemble, x, "crops"), expected, atol=1e-5)  # the live path
 
 
-def test_member_minutes_count_a_bundled_card_and_a_distilled_members_teacher(two_members, tiny_bundled,
-                                                                              compose_train):
+def test_member_minutes_count_a_bundled_card_and_a_distilled_members_teacher(two_members, tiny_bundled, compose_train):
     client = MlflowClient()
     first_run_id = client.get_model_version("ens", "1").run_id
     client.log_metric(first_run_id, "teacher_seconds", 60.0)  # as a distilled run logs its teacher's scoring

@@ -27,22 +27,24 @@ def _run(validated_on: Split | None, **params: str):
     return SimpleNamespace(data=SimpleNamespace(tags=tags, params=params))
 
 
-CFG = OmegaConf.create({"seed": 42, "split": "val",
-                        "data": {"source": "csv", "val_fraction": 0.1, "path": "fer.csv"}})
+CFG = OmegaConf.create({"seed": 42, "split": "val", "data": {"source": "csv", "val_fraction": 0.1, "path": "fer.csv"}})
 
 
 def test_val_must_be_the_rows_the_model_was_validated_on():
     own, other = _split("val", 1), _split("val", 2)
     run = _run(own, **{"seed": "7", "data.val_fraction": "0.1", "data.path": "fer.csv", "model.name": "x"})
     assert require_honest_split(own, "m", run, CFG) is None
-    with pytest.raises(FerLabError, match=r"inflated\. Score its own validation rows: pass its training run's "
-                                          r"settings seed=7$"):
+    with pytest.raises(
+        FerLabError,
+        match=r"inflated\. Score its own validation rows: pass its training run's "
+        r"settings seed=7$",
+    ):
         require_honest_split(other, "m", run, CFG)
     other_source = _run(own, **{"data.source": "ferplus", "data.votes_path": "votes.csv", "data.path": "None"})
     with pytest.raises(FerLabError, match=r"settings data.path=null data.source=ferplus \+data.votes_path=votes.csv$"):
         require_honest_split(other, "m", other_source, CFG)
     same_settings = _run(own, seed="42", **{"data.val_fraction": "0.1", "data.path": "fer.csv"})
-    with pytest.raises(FerLabError, match="point data.path at the dataset it was trained on"):
+    with pytest.raises(FerLabError, match=r"point data\.path at the dataset it was trained on"):
         require_honest_split(other, "m", same_settings, CFG)
 
 
@@ -59,14 +61,33 @@ def test_an_unknown_training_run_gives_a_note():
 
 
 def test_evaluate_refuses_a_val_split_of_another_seed(state_root, compose_train):
-    overrides = (*TINY_DATA, "model=cnn_tiny", "augmentation=none", "trainer.epochs=1", "trainer.batch_size=16",
-                 "evaluation.sample_grid=4", "mlflow.registered_model_name=e2e")
+    overrides = (
+        *TINY_DATA,
+        "model=cnn_tiny",
+        "augmentation=none",
+        "trainer.epochs=1",
+        "trainer.batch_size=16",
+        "evaluation.sample_grid=4",
+        "mlflow.registered_model_name=e2e",
+    )
     run_id = train_run.run_training(compose_train(*overrides)).run_id
 
     def evaluate(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "fer_lab.evaluate", f"model_uri=runs:/{run_id}/model",
-                               *TINY_DATA, "split=val", "tta=none", *args], capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fer_lab.evaluate",
+                f"model_uri=runs:/{run_id}/model",
+                *TINY_DATA,
+                "split=val",
+                "tta=none",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     refused = evaluate("seed=7")
     assert refused.returncode == 2, refused.stderr

@@ -25,8 +25,8 @@ class LeftBrightModel:
 
 def _images():
     x = np.zeros((4, 8, 8, 1), dtype="uint8")
-    x[:2, :, :4] = 255   # left bright -> class 0
-    x[2:, :, 4:] = 255   # right bright -> class 1
+    x[:2, :, :4] = 255  # left bright -> class 0
+    x[2:, :, 4:] = 255  # right bright -> class 1
     return x, np.eye(2, dtype="float32")[[0, 0, 1, 1]]
 
 
@@ -58,7 +58,7 @@ def test_crops_tta_gives_an_input_crop_model_native_scale_corners():
 
     probs = predict_with_tta(Spy(), x, "crops")
     assert len(seen) == 10 and np.allclose(probs, 0.5)
-    corners = [x[:, t:t + 6, l:l + 6] for t, l in [(0, 0), (0, 2), (2, 0), (2, 2), (1, 1)]]
+    corners = [x[:, top : top + 6, left : left + 6] for top, left in [(0, 0), (0, 2), (2, 0), (2, 2), (1, 1)]]
     for k, corner in enumerate(corners):
         np.testing.assert_array_equal(seen[2 * k], corner)
         np.testing.assert_array_equal(seen[2 * k + 1], corner[:, :, ::-1])
@@ -112,14 +112,17 @@ def test_unseen_test_report_scores_rows_without_an_exact_copy_in_train_or_val():
 
 
 def test_unseen_test_report_without_leaked_or_unseen_rows():
-    test, train, val = _leak_setup([0, 0, 0, 1, 1, 1])
+    test, train, _val = _leak_setup([0, 0, 0, 1, 1, 1])
     report = evaluate_split(LeftBrightModel(), test.x, test.y, ("a", "b"), split="test", origin=test.origin)
     clean = unseen_test_report(report, test, (Split("train", train.x[1:], train.y[1:], "Training"),), ("a", "b"))
     assert (clean.unseen_rows, clean.leaked_rows, clean.leaked_accuracy) == (6, 0, None)
     assert "test_leaked_accuracy" not in clean.metrics() and clean.summary().endswith("; no leaked rows")
     everything = unseen_test_report(report, test, (Split("train", test.x, test.y, "Training"),), ("a", "b"))
     assert everything.unseen is None and everything.metrics() == {
-        "test_unseen_rows": 0, "test_leaked_rows": 6, "test_leaked_accuracy": 1.0}
+        "test_unseen_rows": 0,
+        "test_leaked_rows": 6,
+        "test_leaked_accuracy": 1.0,
+    }
 
 
 def test_figures_are_written(tmp_path):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import toy_arch  # noqa: F401  (registers model.arch=toy)
 from mlflow import MlflowClient
 
-import toy_arch  # noqa: F401  (registers model.arch=toy)
 from fer_lab.training.run import run_training
 
 
@@ -12,10 +12,19 @@ def test_a_registered_architecture_trains_from_its_config(state_root, compose_tr
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True)
     (conf / "model" / "toy.yaml").write_text("# A toy net\ndefaults:\n  - toy_schema\n  - _self_\n\nfilters: 3\n")
-    cfg = compose_train(f"hydra.searchpath=[file://{conf}]", "model=toy", "data=synthetic",
-                        "data.samples_per_class=10", "augmentation=none", "trainer.epochs=1", "trainer.verbose=0",
-                        "evaluation.tta=none", "evaluation.unseen_test=false",
-                        "evaluation.sample_grid=4", "mlflow.registered_model_name=toy")
+    cfg = compose_train(
+        f"hydra.searchpath=[file://{conf}]",
+        "model=toy",
+        "data=synthetic",
+        "data.samples_per_class=10",
+        "augmentation=none",
+        "trainer.epochs=1",
+        "trainer.verbose=0",
+        "evaluation.tta=none",
+        "evaluation.unseen_test=false",
+        "evaluation.sample_grid=4",
+        "mlflow.registered_model_name=toy",
+    )
     assert (cfg.model.arch, cfg.model.name, cfg.model.filters) == ("toy", "toy", 3)
 
     summary = run_training(cfg)

@@ -20,24 +20,36 @@ CACHE_LINE = "head epochs on cached backbone features"
 def vgg16_weights(tmp_path_factory):
     """A tiny-input VGG16 backbone weights file (random weights stand in for ImageNet's)."""
     path = tmp_path_factory.mktemp("weights") / "vgg16_backbone.weights.h5"
-    keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3), name="backbone"
-                             ).save_weights(path)
+    keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3), name="backbone").save_weights(
+        path
+    )
     return path
 
 
 @pytest.fixture
 def tiny_vgg16(compose_train, vgg16_weights, state_root):
     def compose(*overrides: str):
-        return compose_train("data=synthetic", "data.samples_per_class=10", "model=vgg16",
-                             f"model.weights={vgg16_weights}", "model.input_size=32", "model.head.dense=[8]",
-                             "augmentation=none", "trainer.batch_size=16", "trainer.verbose=0",
-                             "trainer.early_stopping_patience=0", *overrides)
+        return compose_train(
+            "data=synthetic",
+            "data.samples_per_class=10",
+            "model=vgg16",
+            f"model.weights={vgg16_weights}",
+            "model.input_size=32",
+            "model.head.dense=[8]",
+            "augmentation=none",
+            "trainer.batch_size=16",
+            "trainer.verbose=0",
+            "trainer.early_stopping_patience=0",
+            *overrides,
+        )
+
     return compose
 
 
 def _build(cfg, data):
-    return build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
-                       num_classes=len(data.class_names))
+    return build_model(
+        cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:], num_classes=len(data.class_names)
+    )
 
 
 def _store(tmp_path) -> CheckpointStore:
@@ -75,8 +87,9 @@ def test_head_phase_trains_the_full_models_head_on_cached_features(tiny_vgg16, t
         np.testing.assert_array_equal(before, after)
     assert not np.allclose(head_before[0], model.get_layer("predictions").get_weights()[0])
     features = backbone_features(model, data.val.x, 16)
-    np.testing.assert_allclose(head_model(model).predict(features, verbose=0),
-                               model.predict(data.val.x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        head_model(model).predict(features, verbose=0), model.predict(data.val.x, verbose=0), atol=1e-6
+    )
 
 
 def test_interrupted_cached_head_phase_resumes_into_fine_tuning(tiny_vgg16, tmp_path, capsys):
@@ -97,10 +110,16 @@ def test_interrupted_cached_head_phase_resumes_into_fine_tuning(tiny_vgg16, tmp_
     assert result.model.get_layer("backbone").trainable_weights, "fine-tuning unfroze the top layers"
 
 
-@pytest.mark.parametrize("setting, augmentation, expected", [
-    ("auto", "none", True), ("auto", "default", False), ("true", "none", True), ("false", "none", False),
-    ("false", "heavy", False),
-])
+@pytest.mark.parametrize(
+    "setting, augmentation, expected",
+    [
+        ("auto", "none", True),
+        ("auto", "default", False),
+        ("true", "none", True),
+        ("false", "none", False),
+        ("false", "heavy", False),
+    ],
+)
 def test_cache_features_setting(compose_train, setting, augmentation, expected):
     cfg = compose_train("model=vgg16", f"augmentation={augmentation}", f"model.fine_tune.cache_features={setting}")
     assert caches_head_features(cfg.model, cfg.augmentation) is expected
@@ -113,14 +132,15 @@ def test_mixup_alone_turns_auto_caching_off(compose_train):
 
 @pytest.mark.parametrize("augmentation", [("augmentation=light",), ("augmentation=none", "augmentation.mixup=0.2")])
 def test_required_caching_with_augmentation_is_refused_when_building(compose_train, augmentation):
-    cfg = compose_train("model=vgg16", "model.weights=null", "model.input_size=32",
-                        "model.fine_tune.cache_features=true", *augmentation)
-    with pytest.raises(FerLabError, match="set augmentation=none or model.fine_tune.cache_features=false") as err:
+    cfg = compose_train(
+        "model=vgg16", "model.weights=null", "model.input_size=32", "model.fine_tune.cache_features=true", *augmentation
+    )
+    with pytest.raises(FerLabError, match=r"set augmentation=none or model\.fine_tune\.cache_features=false") as err:
         build_model(cfg.model, cfg.augmentation)
     assert "\n" not in str(err.value)
 
 
 def test_bad_cache_features_value_names_the_key(compose_train):
     cfg = compose_train("model=vgg16", "model.fine_tune.cache_features=sometimes")
-    with pytest.raises(FerLabError, match="^invalid config value model.fine_tune.cache_features="):
+    with pytest.raises(FerLabError, match=r"^invalid config value model\.fine_tune\.cache_features="):
         caches_head_features(cfg.model, cfg.augmentation)

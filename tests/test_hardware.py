@@ -2,8 +2,9 @@
 
 from fer_lab.tracking.hardware import cpu_description
 
-INTEL = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\n"
-         "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16\n")
+INTEL = (
+    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16\n"
+)
 AMD = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
 OLD = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\nflags\t\t: fpu sse2 avx avx2 fma\n"
 ARM = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nCPU part\t: 0xd0c\n"

@@ -70,8 +70,14 @@ def test_headless_run_writes_annotated_video_and_one_csv_row_per_face(video, mod
     from fer_lab import EmotionRecognizer
     from fer_lab.live import run
 
-    cfg = compose_train(f"source={video}", f"output={tmp_path}/out/annotated.mp4", f"csv={tmp_path}/faces.csv",
-                        "display=false", "smoothing=0.6", config_name="live")
+    cfg = compose_train(
+        f"source={video}",
+        f"output={tmp_path}/out/annotated.mp4",
+        f"csv={tmp_path}/faces.csv",
+        "display=false",
+        "smoothing=0.6",
+        config_name="live",
+    )
     summary = run(cfg, EmotionRecognizer.from_file(model_file, detector=FixedFaces()))
     assert (summary.frames, summary.faces) == (FRAMES, 2 * FRAMES)
 
@@ -82,8 +88,7 @@ def test_headless_run_writes_annotated_video_and_one_csv_row_per_face(video, mod
 
     table = pd.read_csv(tmp_path / "faces.csv")
     assert len(table) == 2 * FRAMES
-    assert list(table.columns[:10]) == ["frame", "time_s", "face", "track", "x", "y", "w", "h", "label",
-                                        "confidence"]
+    assert list(table.columns[:10]) == ["frame", "time_s", "face", "track", "x", "y", "w", "h", "label", "confidence"]
     assert table.groupby("frame").size().tolist() == [2] * FRAMES
     assert table["track"].tolist() == [0, 1] * FRAMES
     assert table["time_s"].iloc[-1] == pytest.approx((FRAMES - 1) / 10.0)
@@ -95,19 +100,30 @@ def test_headless_run_writes_annotated_video_and_one_csv_row_per_face(video, mod
 def test_configured_model_and_skip_detector_give_one_face_per_frame(video, model_file, tmp_path, compose_train):
     from fer_lab.live import run
 
-    cfg = compose_train(f"source={video}", f"model_uri={model_file}", "detector=skip", f"csv={tmp_path}/f.csv",
-                        "display=false", "max_frames=3", "tta=crops", config_name="live")
+    cfg = compose_train(
+        f"source={video}",
+        f"model_uri={model_file}",
+        "detector=skip",
+        f"csv={tmp_path}/f.csv",
+        "display=false",
+        "max_frames=3",
+        "tta=crops",
+        config_name="live",
+    )
     assert cfg.detector.name == "skip" and cfg.detector.detect_width == 320
     assert run(cfg).frames == 3
     table = pd.read_csv(tmp_path / "f.csv")
     assert len(table) == 3 and (table["w"] == 640).all() and (table["h"] == 480).all()
 
 
-@pytest.mark.parametrize("source, message", [
-    ("missing.mp4", "video file missing.mp4 not found"),
-    ("NOT_A_VIDEO", "cannot read video"),
-    (7, "cannot open camera 7"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("missing.mp4", "video file missing.mp4 not found"),
+        ("NOT_A_VIDEO", "cannot read video"),
+        (7, "cannot open camera 7"),
+    ],
+)
 def test_bad_sources_are_clear_errors(source, message, tmp_path, compose_train):
     from fer_lab.live import run
 
@@ -124,7 +140,7 @@ def test_display_without_a_gui_explains_how_to_get_one(video, tmp_path, compose_
 
     if gui_problem() is None:
         pytest.skip("this machine can open windows")
-    with pytest.raises(FerLabError, match="cannot open a window.*display=false"):
+    with pytest.raises(FerLabError, match=r"cannot open a window.*display=false"):
         run(compose_train(f"source={video}", "display=true", config_name="live"))
     with pytest.raises(FerLabError, match="nothing to show or write"):
         run(compose_train(f"source={video}", config_name="live"))
@@ -132,8 +148,14 @@ def test_display_without_a_gui_explains_how_to_get_one(video, tmp_path, compose_
 
 def test_cli_reports_a_missing_video_without_traceback(tmp_path):
     env = {**os.environ, "FER_LAB_ROOT": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "fer_lab.live", "source=nope.mp4", "csv=out.csv"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "fer_lab.live", "source=nope.mp4", "csv=out.csv"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "fer_lab: error: video file nope.mp4 not found" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]

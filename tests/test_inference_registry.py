@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from fer_lab.config import REGISTERED_MODEL_NAME
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
-from fer_lab.tracking.registry import REGISTERED_MODEL_NAME
 
 NAME = REGISTERED_MODEL_NAME  # the name every command defaults to
 
@@ -71,7 +71,7 @@ def test_champion_predicts_labels_and_all_probabilities(env):
     preds = rec.predict(faces())
     expected = env["model"].predict(faces().astype("float32"), verbose=0)
     assert len(preds) == 3
-    for p, e in zip(preds, expected):
+    for p, e in zip(preds, expected, strict=True):
         assert list(p.probabilities) == list(EMOTIONS)
         assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
         assert p.label == EMOTIONS[int(np.argmax(e))] and p.confidence == pytest.approx(e.max(), abs=1e-5)
@@ -87,7 +87,7 @@ def test_versions_and_runs_load_too(env):
 def test_missing_alias_says_how_to_fix(env):
     from fer_lab import EmotionRecognizer
 
-    with pytest.raises(FerLabError, match="cannot load model models:/fer_lab@nope.*fer_lab.train"):
+    with pytest.raises(FerLabError, match=r"cannot load model models:/fer_lab@nope.*fer_lab\.train"):
         EmotionRecognizer.from_registry(alias="nope")
 
 
@@ -233,6 +233,9 @@ def test_serve_request_takes_the_base_or_the_invocations_address(env, scoring_se
 def test_an_address_without_a_scoring_server_is_one_clear_message(scoring_server):
     from fer_lab.inference.serving import post
 
-    with pytest.raises(FerLabError, match=r"^" + scoring_server + r"/score/invocations answered 404 Not Found: no "
-                                          r"model server scores requests there\. Start one with `make serve`"):
+    with pytest.raises(
+        FerLabError,
+        match=r"^" + scoring_server + r"/score/invocations answered 404 Not Found: no "
+        r"model server scores requests there\. Start one with `make serve`",
+    ):
         post(f"{scoring_server}/score", {"inputs": []})

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from test_data_class_folders import PATTERN, make_people
 
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS
@@ -13,7 +14,6 @@ from fer_lab.models import build_model
 from fer_lab.training import run as train_run
 from fer_lab.training.fit import plan_phases
 from fer_lab.training.init_from import initialize_from
-from test_data_class_folders import PATTERN, make_people
 
 MINE = ("angry", "happy", "sad", "contempt")
 
@@ -47,7 +47,7 @@ def test_the_body_equals_the_source_before_training_and_another_label_set_gets_a
     mine, theirs = weighted(fresh), weighted(model)
     assert mine.keys() == theirs.keys() and len(mine) >= 4
     for name in mine:
-        for a, b in zip(mine[name], theirs[name]):
+        for a, b in zip(mine[name], theirs[name], strict=True):
             np.testing.assert_array_equal(a, b)
     assert fresh.get_layer("predictions").get_weights()[0].shape[1] == 4
 
@@ -68,7 +68,7 @@ def test_a_missing_model_or_another_architecture_is_one_clear_error(source, comp
     with pytest.raises(FerLabError, match=r"model.init_from=.*missing.keras.*not found"):
         initialize_from(target(source[2], MINE), str(tmp_path / "missing.keras"), MINE)
     other = build_model(compose_train("model=cnn_3block").model, None, input_shape=(48, 48, 1), num_classes=4)
-    with pytest.raises(FerLabError, match="do not fit this model=cnn_3block.*model=source"):
+    with pytest.raises(FerLabError, match=r"do not fit this model=cnn_3block.*model=source"):
         initialize_from(other, str(path), MINE)
 
 
@@ -82,15 +82,28 @@ def test_batchnorm_trains_from_scratch_and_in_fine_tuning_only_when_asked(source
         assert [(p.name, p.train_batchnorm) for p in phases] == [("head", False), ("finetune", asked)]
 
 
-def test_init_from_trains_the_head_first_then_fine_tunes_on_your_own_classes(source, state_root, compose_train,
-                                                                             tmp_path):
+def test_init_from_trains_the_head_first_then_fine_tunes_on_your_own_classes(
+    source, state_root, compose_train, tmp_path
+):
     _, path, _ = source
     people = make_people(tmp_path / "people", subjects=12, frames=2, size=48)
-    overrides = ("data=class_folders", f"data.path={people}", f"data.group_pattern='{PATTERN}'",
-                 "data.class_map=[anger:angry,sadness:sad]", "data.folds=4", "data.val_fraction=0.25",
-                 "model=cnn_tiny", f"model.init_from={path}", "model.fine_tune.head_epochs=1",
-                 "augmentation=none", "trainer.epochs=2", "trainer.batch_size=8", "evaluation.sample_grid=0",
-                 "task_name=ft", "mlflow.registered_model_name=ft")
+    overrides = (
+        "data=class_folders",
+        f"data.path={people}",
+        f"data.group_pattern='{PATTERN}'",
+        "data.class_map=[anger:angry,sadness:sad]",
+        "data.folds=4",
+        "data.val_fraction=0.25",
+        "model=cnn_tiny",
+        f"model.init_from={path}",
+        "model.fine_tune.head_epochs=1",
+        "augmentation=none",
+        "trainer.epochs=2",
+        "trainer.batch_size=8",
+        "evaluation.sample_grid=0",
+        "task_name=ft",
+        "mlflow.registered_model_name=ft",
+    )
     cfg = compose_train(*overrides)
     assert [p.name for p in plan_phases(cfg, target(cfg, MINE))] == ["head", "finetune"]
     summary = train_run.run_training(cfg, overrides=list(overrides))

@@ -90,7 +90,16 @@ def test_loaded_augmented_models_run_jitted(tmp_path, state_root):
 
 
 def test_train_runs_end_to_end_on_jax(state_root):
-    result = run_jax(["-m", "fer_lab.train", "data=synthetic", "data.samples_per_class=12", "model=cnn_tiny",
-                      "augmentation=default", "trainer.epochs=1"])
+    result = run_jax(
+        [
+            "-m",
+            "fer_lab.train",
+            "data=synthetic",
+            "data.samples_per_class=12",
+            "model=cnn_tiny",
+            "augmentation=default",
+            "trainer.epochs=1",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "alias champion" in result.stdout

@@ -26,7 +26,8 @@ def compose_model(tmp_path):
     """compose_model(name, *overrides) -> (model cfg, augmentation cfg) through Hydra's defaults lists."""
     (tmp_path / "primary.yaml").write_text(
         "defaults:\n  - model: custom_cnn\n  - augmentation: none\n  - _self_\n"
-        f"hydra:\n  searchpath:\n    - file://{CONF_DIR}\n")
+        f"hydra:\n  searchpath:\n    - file://{CONF_DIR}\n"
+    )
 
     def _compose(name: str, *overrides: str):
         with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3"):
@@ -73,10 +74,14 @@ def test_every_model_config_builds(compose_model, name):
 
 
 def test_block_configs_override_custom_cnn(compose_model):
-    filters = {name: [b.filters for b in compose_model(name)[0].blocks]
-               for name in ("cnn_3block", "cnn_4block", "cnn_5block")}
-    assert filters == {"cnn_3block": [32, 64, 128], "cnn_4block": [64, 128, 256, 512],
-                       "cnn_5block": [32, 64, 128, 256, 512]}
+    filters = {
+        name: [b.filters for b in compose_model(name)[0].blocks] for name in ("cnn_3block", "cnn_4block", "cnn_5block")
+    }
+    assert filters == {
+        "cnn_3block": [32, 64, 128],
+        "cnn_4block": [64, 128, 256, 512],
+        "cnn_5block": [32, 64, 128, 256, 512],
+    }
     cnn_3block = compose_model("cnn_3block")[0]
     assert (cnn_3block.name, cnn_3block.arch) == ("cnn_3block", "custom_cnn")
 
@@ -141,14 +146,15 @@ def test_mismatching_weights_file_is_a_user_error(compose_model, tmp_path):
 
 def test_missing_weights_file_is_a_user_error(compose_model, tmp_path):
     model_cfg, _ = compose_model("resnet50v2", *SMALL_BACKBONE, f"model.weights={tmp_path}/nope.h5")
-    with pytest.raises(FerLabError, match="no such file.*model.weights=null"):
+    with pytest.raises(FerLabError, match=r"no such file.*model\.weights=null"):
         build_model(model_cfg, None, input_shape=(32, 32, 1))
 
 
 def test_failed_imagenet_download_suggests_the_fix(compose_model, monkeypatch):
     def offline(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- "
-                        "[Errno -2] Name or service not known")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr("keras.src.utils.file_utils.get_file", offline)
     model_cfg, _ = compose_model("vgg16", "model.input_size=32")
@@ -167,43 +173,59 @@ def test_unknown_architecture_names_the_choices(compose_model):
         build_model(model_cfg, None, input_shape=(32, 32, 1))
 
 
-@pytest.mark.parametrize("name, override", [
-    ("custom_cnn", "model.pooling=median"), ("custom_cnn", "model.global_pool=max"),
-    ("custom_cnn", "model.kernel_size=big"), ("custom_cnn", "model.colour=red"),
-    ("vgg16", "model.input_size=large"), ("vgg16", "model.head.units=[8]"), ("vgg16", "model.blocks=[]"),
-])
+@pytest.mark.parametrize(
+    "name, override",
+    [
+        ("custom_cnn", "model.pooling=median"),
+        ("custom_cnn", "model.global_pool=max"),
+        ("custom_cnn", "model.kernel_size=big"),
+        ("custom_cnn", "model.colour=red"),
+        ("vgg16", "model.input_size=large"),
+        ("vgg16", "model.head.units=[8]"),
+        ("vgg16", "model.blocks=[]"),
+    ],
+)
 def test_the_schema_rejects_wrong_types_choices_and_keys_when_composing(compose_model, name, override):
     with pytest.raises(ConfigCompositionException, match=re.escape(override.split("=")[0])):
         compose_model(name, override)
 
 
-@pytest.mark.parametrize("cfg, key", [
-    ({"arch": "custom_cnn", "blocks": [{"filters": 4}], "pooling": "median"}, "model.pooling"),
-    ({"arch": "custom_cnn", "blocks": [{"filters": 4}], "colour": "red"}, "model.colour"),
-    ({"arch": "vgg16", "fine_tune": {"head_epochs": "five"}}, "model.fine_tune.head_epochs"),
-])
+@pytest.mark.parametrize(
+    "cfg, key",
+    [
+        ({"arch": "custom_cnn", "blocks": [{"filters": 4}], "pooling": "median"}, "model.pooling"),
+        ({"arch": "custom_cnn", "blocks": [{"filters": 4}], "colour": "red"}, "model.colour"),
+        ({"arch": "vgg16", "fine_tune": {"head_epochs": "five"}}, "model.fine_tune.head_epochs"),
+    ],
+)
 def test_configs_built_in_code_are_checked_against_the_schema(cfg, key):
     with pytest.raises(FerLabError, match=f"^invalid config value {re.escape(key)}: "):
         build_model(OmegaConf.create(cfg), None, input_shape=(32, 32, 1))
 
 
-@pytest.mark.parametrize("name, overrides, key", [
-    ("custom_cnn", ["model.blocks=[{filters: -8, convs: 1}]"], "model.blocks[0].filters"),
-    ("custom_cnn", ["model.blocks=[{convs: 2}]"], "model.blocks[0].filters"),
-    ("custom_cnn", ["model.blocks=[{filters: 8, kernel: 5}]"], "model.blocks[0]"),
-    ("custom_cnn", ["model.block_dropout=1.0"], "model.block_dropout"),
-    ("custom_cnn", ["model.dense_dropout=-0.1"], "model.dense_dropout"),
-    ("custom_cnn", ["model.bn_momentum=1.0"], "model.bn_momentum"),
-    ("custom_cnn", ["model.input_crop=32"], "model.input_crop"),
-    ("custom_cnn", ["model.input_crop=8"], "model.input_crop"),
-    ("custom_cnn", ["model.activation=nope"], "model.activation"),
-    ("cnn_5block", ["model.blocks=[{filters: 8},{filters: 8},{filters: 8},{filters: 8},{filters: 8},"
-                    "{filters: 8}]"], "model.blocks"),
-    ("vgg16", ["model.weights=pretrained"], "model.weights"),
-    ("vgg16", ["model.weights=null", "model.input_size=16"], "model.input_size"),
-    ("resnet50v2", ["model.weights=null", "model.head.dropout=1.5"], "model.head.dropout"),
-    ("resnet50v2", ["model.weights=null", "model.l2=-1"], "model.l2"),
-])
+@pytest.mark.parametrize(
+    "name, overrides, key",
+    [
+        ("custom_cnn", ["model.blocks=[{filters: -8, convs: 1}]"], "model.blocks[0].filters"),
+        ("custom_cnn", ["model.blocks=[{convs: 2}]"], "model.blocks[0].filters"),
+        ("custom_cnn", ["model.blocks=[{filters: 8, kernel: 5}]"], "model.blocks[0]"),
+        ("custom_cnn", ["model.block_dropout=1.0"], "model.block_dropout"),
+        ("custom_cnn", ["model.dense_dropout=-0.1"], "model.dense_dropout"),
+        ("custom_cnn", ["model.bn_momentum=1.0"], "model.bn_momentum"),
+        ("custom_cnn", ["model.input_crop=32"], "model.input_crop"),
+        ("custom_cnn", ["model.input_crop=8"], "model.input_crop"),
+        ("custom_cnn", ["model.activation=nope"], "model.activation"),
+        (
+            "cnn_5block",
+            ["model.blocks=[{filters: 8},{filters: 8},{filters: 8},{filters: 8},{filters: 8},{filters: 8}]"],
+            "model.blocks",
+        ),
+        ("vgg16", ["model.weights=pretrained"], "model.weights"),
+        ("vgg16", ["model.weights=null", "model.input_size=16"], "model.input_size"),
+        ("resnet50v2", ["model.weights=null", "model.head.dropout=1.5"], "model.head.dropout"),
+        ("resnet50v2", ["model.weights=null", "model.l2=-1"], "model.l2"),
+    ],
+)
 def test_bad_model_values_name_the_key(compose_model, name, overrides, key):
     model_cfg, _ = compose_model(name, *overrides)
     with pytest.raises(FerLabError, match=f"^invalid config value {re.escape(key)}="):
@@ -235,7 +257,7 @@ def test_set_body_trainable_counts_and_keeps_batchnorm_frozen(compose_model):
         set_body_trainable(model, frozen)
         assert not backbone.trainable_weights and len(model.trainable_weights) == head_weights
 
-    with pytest.raises(FerLabError, match="model.fine_tune.unfreeze_top"):
+    with pytest.raises(FerLabError, match=r"model\.fine_tune\.unfreeze_top"):
         set_body_trainable(model, -2)
 
 
@@ -260,27 +282,31 @@ def test_train_batchnorm_lets_the_unfrozen_batchnorm_layers_learn_the_new_data(c
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     before = [layer.moving_mean.numpy().copy() for layer in batchnorm]
     model.fit(x, np.eye(7)[[0, 1, 2, 3]], epochs=1, verbose=0)
-    moved = [not np.allclose(b, layer.moving_mean.numpy()) for b, layer in zip(before, batchnorm)]
+    moved = [not np.allclose(b, layer.moving_mean.numpy()) for b, layer in zip(before, batchnorm, strict=True)]
     assert moved == [layer in top for layer in batchnorm]
 
 
 def test_a_cnn_is_built_trainable_and_its_body_is_the_layers_before_the_head(compose_model):
     model = build_model(compose_model("cnn_tiny")[0], None, input_shape=(32, 32, 1))
     names = [layer.name for layer in model.layers]
-    body, head = model.layers[:names.index("flatten")], model.layers[names.index("flatten"):]
+    body, head = model.layers[: names.index("flatten")], model.layers[names.index("flatten") :]
     assert not has_backbone(model) and all(layer.trainable for layer in model.layers)
     set_body_trainable(model, 0)
     assert not any(layer.trainable for layer in body if layer.weights) and all(layer.trainable for layer in head)
     set_body_trainable(model, -1)
-    assert all(layer.trainable == (not isinstance(layer, keras.layers.BatchNormalization))
-               for layer in body if layer.weights)
+    assert all(
+        layer.trainable == (not isinstance(layer, keras.layers.BatchNormalization)) for layer in body if layer.weights
+    )
 
 
-@pytest.mark.parametrize("name, overrides", [
-    ("cnn_tiny", ["augmentation=heavy"]),
-    ("cnn_tiny", ["augmentation=default", "model.input_crop=28"]),
-    ("resnet50v2", [*SMALL_BACKBONE, "augmentation=default", "model.head.dropout=0"]),
-])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("cnn_tiny", ["augmentation=heavy"]),
+        ("cnn_tiny", ["augmentation=default", "model.input_crop=28"]),
+        ("resnet50v2", [*SMALL_BACKBONE, "augmentation=default", "model.head.dropout=0"]),
+    ],
+)
 def test_saved_model_loads_and_predicts_the_same(compose_model, tmp_path, name, overrides):
     model_cfg, aug_cfg = compose_model(name, *overrides)
     model = build_model(model_cfg, aug_cfg, input_shape=(32, 32, 1))

@@ -12,9 +12,16 @@ from fer_lab.training import run as train_run
 from fer_lab.training.fit import compile_model
 from fer_lab.training.precision import dtype_policy, float32_model
 
-TINY = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=light",
-        "trainer.batch_size=16", "evaluation.sample_grid=4", "task_name=precision",
-        "mlflow.registered_model_name=precision")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=12",
+    "model=cnn_tiny",
+    "augmentation=light",
+    "trainer.batch_size=16",
+    "evaluation.sample_grid=4",
+    "task_name=precision",
+    "mlflow.registered_model_name=precision",
+)
 
 
 def test_float32_copy_keeps_the_weights_and_predicts_like_the_mixed_model(compose_train):
@@ -30,7 +37,7 @@ def test_float32_copy_keeps_the_weights_and_predicts_like_the_mixed_model(compos
     assert mixed.get_layer("predictions").compute_dtype == "float32"
     copy = float32_model(mixed, build)
     assert copy.get_layer("block1_conv1").compute_dtype == "float32"
-    for a, b in zip(mixed.get_weights(), copy.get_weights()):
+    for a, b in zip(mixed.get_weights(), copy.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     x = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype("float32")
     np.testing.assert_allclose(mixed.predict(x, verbose=0), copy.predict(x, verbose=0), atol=0.05)

@@ -22,7 +22,8 @@ def results() -> dict:
 def test_readme_table_matches_results_yaml():
     readme = readme_table.README.read_text()
     assert readme_table.with_table(readme, results()) == readme, (
-        f"README.md's results table is out of date: run `{readme_table.COMMAND}`")
+        f"README.md's results table is out of date: run `{readme_table.COMMAND}`"
+    )
 
 
 def test_results_cover_every_recipe_with_named_splits():

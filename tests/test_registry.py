@@ -49,7 +49,10 @@ def test_config_checks_types_choices_and_unknown_keys():
     reg.register("widget", WidgetConfig)(object())
     cfg = reg.config({"name": "widget", "mode": "slow"})
     assert cfg.size == 3 and cfg.mode == "slow"
-    for bad, message in [({"size": "big"}, "test_checks.size"), ({"mode": "medium"}, "test_checks.mode"),
-                         ({"colour": 1}, "test_checks.colour")]:
+    for bad, message in [
+        ({"size": "big"}, "test_checks.size"),
+        ({"mode": "medium"}, "test_checks.mode"),
+        ({"colour": 1}, "test_checks.colour"),
+    ]:
         with pytest.raises(FerLabError, match=message):
             reg.config(OmegaConf.create({"name": "widget", **bad}))

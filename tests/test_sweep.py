@@ -10,13 +10,27 @@ from mlflow import MlflowClient
 
 from fer_lab.tracking import configure_tracking
 
-TINY = ("data=synthetic", "data.samples_per_class=10", "model=cnn_tiny", "trainer.epochs=1", "trainer.verbose=0",
-        "evaluation.tta=none", "evaluation.sample_grid=4", "task_name=sweep_t", "mlflow.registered_model_name=sweep_t")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=10",
+    "model=cnn_tiny",
+    "trainer.epochs=1",
+    "trainer.verbose=0",
+    "evaluation.tta=none",
+    "evaluation.sample_grid=4",
+    "task_name=sweep_t",
+    "mlflow.registered_model_name=sweep_t",
+)
 
 
 def _sweep(state_root, *overrides: str) -> tuple[subprocess.CompletedProcess, object, list]:
-    out = subprocess.run([sys.executable, "-m", "fer_lab.train", "--multirun", *TINY, *overrides],
-                         capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    out = subprocess.run(
+        [sys.executable, "-m", "fer_lab.train", "--multirun", *TINY, *overrides],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ.copy(),
+    )
     configure_tracking(None)
     client = MlflowClient()
     experiment = client.get_experiment_by_name("sweep_t").experiment_id

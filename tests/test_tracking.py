@@ -1,5 +1,7 @@
 """Tracking URI resolution, dead servers, and champion promotion by validation metrics."""
 
+import contextlib
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -21,7 +23,7 @@ def test_plain_folder_uri_is_refused_with_a_fix():
 
 
 def test_dead_tracking_server_gives_a_clear_error():
-    with pytest.raises(FerLabError, match="unreachable.*make ui"):
+    with pytest.raises(FerLabError, match=r"unreachable.*make ui"):
         configure_tracking("http://127.0.0.1:9")
 
 
@@ -31,10 +33,8 @@ def _register_version(name: str, val_data: str | None = None, **metrics) -> str:
         if val_data:
             mlflow.set_tag(VAL_FINGERPRINT_TAG, val_data)
     client = MlflowClient()
-    try:
+    with contextlib.suppress(mlflow.exceptions.MlflowException):
         client.create_registered_model(name)
-    except mlflow.exceptions.MlflowException:
-        pass
     return client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id).version
 
 

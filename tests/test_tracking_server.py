@@ -21,8 +21,14 @@ from fer_lab.training import run as train_run
 from fer_lab.tuning.local_cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ("data=synthetic", "data.samples_per_class=10", "model=cnn_tiny", "trainer.epochs=1", "trainer.verbose=0",
-        "evaluation.sample_grid=4")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=10",
+    "model=cnn_tiny",
+    "trainer.epochs=1",
+    "trainer.verbose=0",
+    "evaluation.sample_grid=4",
+)
 
 
 def _files(folder: Path) -> set[Path]:
@@ -31,8 +37,13 @@ def _files(folder: Path) -> set[Path]:
 
 def test_train_register_and_promote_store_everything_on_the_server(tracking_server, state_root, compose_train):
     server, name = tracking_server, "server_model"
-    cfg = compose_train(*TINY, "task_name=server", f"mlflow.registered_model_name={name}", "mlflow.promote=never",
-                        f"mlflow.tracking_uri={server.uri}")
+    cfg = compose_train(
+        *TINY,
+        "task_name=server",
+        f"mlflow.registered_model_name={name}",
+        "mlflow.promote=never",
+        f"mlflow.tracking_uri={server.uri}",
+    )
     summary = train_run.run_training(cfg)
     promote(["--name", name, "--tracking-uri", server.uri])
     client = MlflowClient(server.uri, server.uri)
@@ -87,8 +98,9 @@ def web_server(request):
 
 def _train_refused(compose_train, capsys, uri: str) -> str:
     with pytest.raises(SystemExit) as exited:
-        report_user_errors(train_run.run_training)(compose_train(*TINY, "task_name=refused",
-                                                                 f"mlflow.tracking_uri={uri}"))
+        report_user_errors(train_run.run_training)(
+            compose_train(*TINY, "task_name=refused", f"mlflow.tracking_uri={uri}")
+        )
     err = capsys.readouterr().err
     assert exited.value.code == EXIT_USER_ERROR, err
     assert err.count("fer_lab: error:") == 1 and "Traceback" not in err
@@ -102,9 +114,12 @@ def test_dead_server_uri_is_refused_before_anything_is_written(state_root, compo
     assert not any(state_root.iterdir())
 
 
-@pytest.mark.parametrize("web_server,why", [(_not_found, "/health gave HTTP 404"),
-                                            (_ok_to_everything, "did not answer a JSON object")],
-                         indirect=["web_server"], ids=["404", "ok-to-everything"])
+@pytest.mark.parametrize(
+    "web_server,why",
+    [(_not_found, "/health gave HTTP 404"), (_ok_to_everything, "did not answer a JSON object")],
+    indirect=["web_server"],
+    ids=["404", "ok-to-everything"],
+)
 def test_a_server_that_is_not_mlflow_is_refused(state_root, compose_train, capsys, web_server, why):
     err = _train_refused(compose_train, capsys, web_server)
     assert f"{web_server} answers, but not as an MLflow tracking server" in err and why in err
@@ -121,8 +136,9 @@ def test_a_host_name_the_server_does_not_allow_is_refused(state_root, compose_tr
     assert not any(state_root.iterdir())
 
 
-def test_a_server_whose_database_is_down_is_refused_and_nothing_is_written(tracking_server, state_root,
-                                                                           compose_train, capsys):
+def test_a_server_whose_database_is_down_is_refused_and_nothing_is_written(
+    tracking_server, state_root, compose_train, capsys
+):
     server = tracking_server
     before = _files(server.artifacts)
     server.postgres.stop()
@@ -137,17 +153,28 @@ def test_a_server_whose_database_is_down_is_refused_and_nothing_is_written(track
 
 
 def _make_server(tmp_path: Path, db: str, port: int, **popen) -> subprocess.Popen:
-    command = ["make", "--no-print-directory", "-o", "install", "server", f"PY={sys.executable}", f"SERVER_DB={db}",
-               f"SERVER_ARTIFACTS={tmp_path / 'artifacts'}", f"SERVER_PORT={port}"]
+    command = [
+        "make",
+        "--no-print-directory",
+        "-o",
+        "install",
+        "server",
+        f"PY={sys.executable}",
+        f"SERVER_DB={db}",
+        f"SERVER_ARTIFACTS={tmp_path / 'artifacts'}",
+        f"SERVER_PORT={port}",
+    ]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 @pytest.mark.parametrize("database", ["stopped", "missing"])
 def test_make_server_refuses_a_database_it_cannot_reach(tracking_server, tmp_path, database):
     postgres = tracking_server.postgres
-    db = {"stopped": f"postgresql://fer_lab@127.0.0.1:{free_port()}/mlflow",
-          "missing": postgres.uri.rsplit("/", 1)[0] + "/nope"}[database]
-    out, err = _make_server(tmp_path, db, free_port()).communicate(timeout=60)
+    db = {
+        "stopped": f"postgresql://fer_lab@127.0.0.1:{free_port()}/mlflow",
+        "missing": postgres.uri.rsplit("/", 1)[0] + "/nope",
+    }[database]
+    _out, err = _make_server(tmp_path, db, free_port()).communicate(timeout=60)
     lines = [line for line in err.splitlines() if line.startswith("fer_lab: error:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert f"PostgreSQL refused the connection to {db} (" in lines[0] and "createdb -h 127.0.0.1 -p " in lines[0]

@@ -18,8 +18,16 @@ from fer_lab.training import run as train_run
 from fer_lab.training.callbacks import MlflowEpochMetrics
 from fer_lab.training.checks import validate_train_config
 
-TINY = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=light",
-        "trainer.batch_size=16", "evaluation.sample_grid=4", "task_name=e2e", "mlflow.registered_model_name=e2e")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=12",
+    "model=cnn_tiny",
+    "augmentation=light",
+    "trainer.batch_size=16",
+    "evaluation.sample_grid=4",
+    "task_name=e2e",
+    "mlflow.registered_model_name=e2e",
+)
 
 
 def _options(group: str) -> list[str]:
@@ -59,21 +67,41 @@ def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compo
     client = MlflowClient()
     run = client.get_run(summary.run_id)
     assert run.info.status == "FINISHED"
-    for key in ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "test_recall_disgust",
-                "test_unseen_accuracy", "test_unseen_macro_f1", "epoch/loss", "epoch/val_accuracy", "train_img_per_s"):
+    for key in (
+        "val_accuracy",
+        "val_macro_f1",
+        "test_accuracy",
+        "test_macro_f1",
+        "test_recall_disgust",
+        "test_unseen_accuracy",
+        "test_unseen_macro_f1",
+        "epoch/loss",
+        "epoch/val_accuracy",
+        "train_img_per_s",
+    ):
         assert key in run.data.metrics, key
     test_rows = summary.reports["test"].confusion.sum()
     assert run.data.metrics["test_unseen_rows"] + run.data.metrics["test_leaked_rows"] == test_rows
-    assert "fer_lab: test_unseen (synthetic test rows without an exact copy in train or val (" in capsys.readouterr().out
+    assert (
+        "fer_lab: test_unseen (synthetic test rows without an exact copy in train or val (" in capsys.readouterr().out
+    )
     assert run.data.params["model.name"] == "cnn_tiny"
     assert len(run.data.tags["data.val_fingerprint"]) == 16
     assert run.data.tags["git_dirty"] in ("true", "false", "unknown")
     assert "CPU cores" in run.data.tags["hardware"] and run.data.tags["keras_backend"] == "tensorflow"
-    artifacts = {a.path for folder in ("", "figures", "config", "reports")
-                 for a in client.list_artifacts(summary.run_id, folder)}
-    for path in ("figures/confusion_test.png", "figures/confusion_val.png", "figures/curves.png",
-                 "figures/samples_val.png", "config/resolved.yaml", "config/overrides.txt",
-                 "reports/classification_test.txt", "data"):
+    artifacts = {
+        a.path for folder in ("", "figures", "config", "reports") for a in client.list_artifacts(summary.run_id, folder)
+    }
+    for path in (
+        "figures/confusion_test.png",
+        "figures/confusion_val.png",
+        "figures/curves.png",
+        "figures/samples_val.png",
+        "config/resolved.yaml",
+        "config/overrides.txt",
+        "reports/classification_test.txt",
+        "data",
+    ):
         assert path in artifacts, path
     version = client.get_model_version_by_alias("e2e", "champion")
     assert version.run_id == summary.run_id
@@ -112,27 +140,35 @@ def test_interrupted_run_resumes_from_the_saved_epoch(state_root, compose_train,
 
 
 def _train_cli(root: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {"FER_LAB_ROOT": str(root), "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "fer_lab.train", *overrides], capture_output=True, text=True,
-                          env=env, timeout=300)
+    env = {
+        "FER_LAB_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "fer_lab.train", *overrides], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 HYDRA_REFUSED, FER_LAB_REFUSED = 1, 2  # exit status: a value the schema rejects at compose time | a run-time check
 CLI_CASES = ("trainer.precision=half", "data.path=/nonexistent/fer.csv")  # one per exit path; the rest in-process
 
 
-@pytest.mark.parametrize("overrides,message,status", [
-    (("trainer.epochs=-1",), "trainer.epochs", FER_LAB_REFUSED),
-    (("trainer.max_minutes=-5",), "trainer.max_minutes", FER_LAB_REFUSED),
-    (("schedule=cosine_budget",), "trainer.max_minutes", FER_LAB_REFUSED),
-    (("evaluation.unseen_test=maybe",), "evaluation.unseen_test", HYDRA_REFUSED),
-    (("trainer.precision=half",), "expected one of [float32, mixed_bfloat16, mixed_float16]", HYDRA_REFUSED),
-    (("trainer.epochs=many",), "trainer.epochs", HYDRA_REFUSED),
-    (("model=nope",), "Available options in 'model'", HYDRA_REFUSED),
-    (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv", FER_LAB_REFUSED),
-    (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable", FER_LAB_REFUSED),
-])
+@pytest.mark.parametrize(
+    "overrides,message,status",
+    [
+        (("trainer.epochs=-1",), "trainer.epochs", FER_LAB_REFUSED),
+        (("trainer.max_minutes=-5",), "trainer.max_minutes", FER_LAB_REFUSED),
+        (("schedule=cosine_budget",), "trainer.max_minutes", FER_LAB_REFUSED),
+        (("evaluation.unseen_test=maybe",), "evaluation.unseen_test", HYDRA_REFUSED),
+        (("trainer.precision=half",), "expected one of [float32, mixed_bfloat16, mixed_float16]", HYDRA_REFUSED),
+        (("trainer.epochs=many",), "trainer.epochs", HYDRA_REFUSED),
+        (("model=nope",), "Available options in 'model'", HYDRA_REFUSED),
+        (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv", FER_LAB_REFUSED),
+        (("mlflow.tracking_uri=http://127.0.0.1:9",), "unreachable", FER_LAB_REFUSED),
+    ],
+)
 def test_bad_input_gives_one_clear_message_and_no_run(state_root, compose_train, capsys, overrides, message, status):
     if overrides[0] in CLI_CASES:
         result = _train_cli(state_root, *overrides)

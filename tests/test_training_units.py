@@ -1,5 +1,6 @@
 """Class weights, optimizers, LR schedules, mixup batches, the checkpoint key and best-weight loading."""
 
+import itertools
 import re
 import warnings
 
@@ -39,14 +40,14 @@ def test_absent_class_gets_zero_weight_and_none_mode_is_none():
 def test_cosine_warms_up_then_decays_to_floor():
     lrs = [cosine_lr(e, 1.0, 10, 2, 0.01) for e in range(10)]
     assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
     assert lrs[-1] == pytest.approx(0.01)
 
 
 def test_budget_cosine_warms_up_then_decays_to_floor_when_the_budget_is_spent():
     lrs = [budget_cosine_lr(u, 1.0, 0.1, 0.01) for u in np.linspace(0, 1, 21)]
     assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
     assert lrs[-1] == pytest.approx(0.01) == budget_cosine_lr(1.5, 1.0, 0.1, 0.01)
 
 
@@ -102,11 +103,14 @@ def test_time_budget_stops_before_an_epoch_would_overrun_it():
     assert len(model.fit(x, y, epochs=3, verbose=0, callbacks=[spent]).history["loss"]) == 1
 
 
-@pytest.mark.parametrize("option, overrides, expected", [
-    ("adam", [], "Adam"),
-    ("adam", ["optimizer.weight_decay=1e-4"], "AdamW"),
-    ("sgd_nesterov", [], "SGD"),
-])
+@pytest.mark.parametrize(
+    "option, overrides, expected",
+    [
+        ("adam", [], "Adam"),
+        ("adam", ["optimizer.weight_decay=1e-4"], "AdamW"),
+        ("sgd_nesterov", [], "SGD"),
+    ],
+)
 def test_each_optimizer_config_builds_its_optimizer(compose_train, option, overrides, expected):
     import keras
 
@@ -120,10 +124,15 @@ def test_each_optimizer_config_builds_its_optimizer(compose_train, option, overr
         assert optimizer.nesterov and optimizer.momentum == 0.9
 
 
-@pytest.mark.parametrize("option, callback", [
-    ("plateau", "ReduceLROnPlateau"), ("cosine", "LearningRateScheduler"), ("cosine_budget", "BudgetCosine"),
-    ("constant", None),
-])
+@pytest.mark.parametrize(
+    "option, callback",
+    [
+        ("plateau", "ReduceLROnPlateau"),
+        ("cosine", "LearningRateScheduler"),
+        ("cosine_budget", "BudgetCosine"),
+        ("constant", None),
+    ],
+)
 def test_each_schedule_config_builds_its_callbacks(compose_train, option, callback):
     from fer_lab.training.callbacks import TimeBudget
     from fer_lab.training.schedules import schedule_callbacks
@@ -140,9 +149,9 @@ def test_unknown_optimizer_and_schedule_names_and_a_missing_time_budget_are_clea
 
     with pytest.raises(FerLabError, match=re.escape("unknown optimizer.name='rmsprop': choose one of adam | sgd")):
         make_optimizer(OmegaConf.create({"name": "rmsprop"}), 0.01)
-    with pytest.raises(FerLabError, match="unknown schedule.name='step'"):
+    with pytest.raises(FerLabError, match=r"unknown schedule\.name='step'"):
         schedule_callbacks(OmegaConf.create({"name": "step"}), 0.01, 10, "val_loss")
-    with pytest.raises(FerLabError, match="schedule=cosine_budget needs a time budget: set trainer.max_minutes"):
+    with pytest.raises(FerLabError, match=r"schedule=cosine_budget needs a time budget: set trainer\.max_minutes"):
         check_schedule(compose_train("schedule=cosine_budget"))
     check_schedule(compose_train("schedule=cosine_budget", "trainer.max_minutes=5"))
 
@@ -156,12 +165,13 @@ def test_init_seed_changes_the_weights_but_not_the_validation_rows(compose_train
         cfg = compose_train("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", *overrides)
         seed_everything(training_seed(cfg), deterministic=False)
         data = load_dataset(cfg.data, seed=cfg.seed)
-        model = build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
-                            num_classes=len(data.class_names))
+        model = build_model(
+            cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:], num_classes=len(data.class_names)
+        )
         return data.val.x, model.get_weights()[0]
 
     val, weights = seeded()
-    same_val, same_weights = seeded("trainer.init_seed=42")
+    _same_val, same_weights = seeded("trainer.init_seed=42")
     other_val, other_weights = seeded("trainer.init_seed=7")
     np.testing.assert_array_equal(weights, same_weights)
     np.testing.assert_array_equal(val, other_val)
@@ -183,4 +193,4 @@ def test_best_weights_of_a_head_phase_load_into_the_fine_tune_model_quietly(tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         store.load_best(model)
-    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best, strict=True))

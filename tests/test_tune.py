@@ -17,8 +17,17 @@ from fer_lab.tuning import run as study_run
 from fer_lab.tuning.hypermodel import FerHyperModel
 from fer_lab.tuning.search_space import apply, declare, overrides, parse_space
 
-TINY = ("data=synthetic", "data.samples_per_class=10", "model=cnn_tiny", "trainer.epochs=1", "trainer.verbose=0",
-        "evaluation.tta=none", "evaluation.sample_grid=4", "tuner.max_trials=3", "mlflow.registered_model_name=tune_t")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=10",
+    "model=cnn_tiny",
+    "trainer.epochs=1",
+    "trainer.verbose=0",
+    "evaluation.tta=none",
+    "evaluation.sample_grid=4",
+    "tuner.max_trials=3",
+    "mlflow.registered_model_name=tune_t",
+)
 
 
 @pytest.fixture
@@ -29,8 +38,9 @@ def compose_tune(compose_train):
 def _runs(parent_id: str) -> list:
     client = MlflowClient()
     experiment = client.get_run(parent_id).info.experiment_id
-    return client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent_id}'",
-                              order_by=["attributes.start_time ASC"])
+    return client.search_runs(
+        [experiment], f"tags.`mlflow.parentRunId` = '{parent_id}'", order_by=["attributes.start_time ASC"]
+    )
 
 
 def test_every_model_has_a_search_space_that_parses(compose_train):
@@ -58,24 +68,33 @@ def test_values_go_to_their_config_keys_and_back_to_overrides(compose_tune):
 def test_group_entries_swap_in_the_option_as_hydra_composes_it(compose_tune):
     cfg = compose_tune()
     with open_dict(cfg):
-        cfg.search_space = {"opt": {"key": "optimizer", "type": "group", "values": ["adam", "sgd_nesterov"]},
-                            "lr": {"key": "optimizer.learning_rate", "type": "float", "min": 1e-4, "max": 1e-2}}
+        cfg.search_space = {
+            "opt": {"key": "optimizer", "type": "group", "values": ["adam", "sgd_nesterov"]},
+            "lr": {"key": "optimizer.learning_rate", "type": "float", "min": 1e-4, "max": 1e-2},
+        }
     params = parse_space(cfg)
     out = apply(cfg, params, {"opt": "sgd_nesterov", "lr": 0.005})
     assert (out.optimizer.name, out.optimizer.momentum, out.optimizer.learning_rate) == ("sgd", 0.9, 0.005)
-    assert overrides(params, {"opt": "sgd_nesterov", "lr": 0.005}) == ["optimizer=sgd_nesterov",
-                                                                        "optimizer.learning_rate=0.005"]
+    assert overrides(params, {"opt": "sgd_nesterov", "lr": 0.005}) == [
+        "optimizer=sgd_nesterov",
+        "optimizer.learning_rate=0.005",
+    ]
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"key": "model.nonexistent", "type": "float", "min": 0, "max": 1}, "model.nonexistent is not a key"),
-    ({"key": "optimizer.learning_rate", "type": "floaty", "min": 0, "max": 1}, "type='floaty' is unknown"),
-    ({"key": "optimizer.learning_rate", "type": "float", "min": 0, "max": 1, "sampleing": "log"},
-     "unknown field.*sampleing"),
-    ({"key": "optimizer.learning_rate", "type": "float", "min": 1, "max": 0}, "min < max"),
-    ({"key": "evaluation.tta", "type": "choice", "values": ["flip"]}, "cannot be tuned"),
-    ({"key": "augmentation", "type": "group", "values": ["light", "extreme"]}, "augmentation/extreme.yaml"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"key": "model.nonexistent", "type": "float", "min": 0, "max": 1}, "model.nonexistent is not a key"),
+        ({"key": "optimizer.learning_rate", "type": "floaty", "min": 0, "max": 1}, "type='floaty' is unknown"),
+        (
+            {"key": "optimizer.learning_rate", "type": "float", "min": 0, "max": 1, "sampleing": "log"},
+            "unknown field.*sampleing",
+        ),
+        ({"key": "optimizer.learning_rate", "type": "float", "min": 1, "max": 0}, "min < max"),
+        ({"key": "evaluation.tta", "type": "choice", "values": ["flip"]}, "cannot be tuned"),
+        ({"key": "augmentation", "type": "group", "values": ["light", "extreme"]}, "augmentation/extreme.yaml"),
+    ],
+)
 def test_bad_search_space_entries_name_the_problem(compose_tune, entry, message):
     cfg = compose_tune()
     with open_dict(cfg):
@@ -97,7 +116,8 @@ def test_three_trial_study_nests_trials_and_registers_the_best(state_root, compo
     parent = client.get_run(result.parent_run_id)
     assert parent.info.status == "FINISHED" and parent.data.metrics["trials_completed"] == 3
     assert {"summary/trials.csv", "summary/objective_by_trial.png"} <= {
-        a.path for a in client.list_artifacts(result.parent_run_id, "summary")}
+        a.path for a in client.list_artifacts(result.parent_run_id, "summary")
+    }
     version = client.get_model_version("tune_t", result.model_version)
     assert client.get_run(version.run_id).data.tags["mlflow.parentRunId"] == result.parent_run_id
     assert version.run_id == result.retrain_run_id
@@ -158,24 +178,30 @@ def test_study_without_trials_is_replaced_and_overwrite_starts_afresh(state_root
     assert third.fingerprint == first.fingerprint and not (study.path / "trial_0").exists()
 
 
-@pytest.mark.parametrize("override, message", [
-    ("tuner.objective=val_auc", "val_auc is never logged.*val_macro_f1"),
-    ("tuner.objective=test_accuracy", "not a validation metric"),
-    ("tuner.name=grid", re.escape("unknown tuner.name='grid': choose one of random | bayesian | hyperband")),
-    ("tuner.max_trials=0", "tuner.max_trials=0 must be an integer >= 1"),
-    ("search_space.class_weight.values=[none,bogus]", "class_weight='bogus' makes an invalid config"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("tuner.objective=val_auc", "val_auc is never logged.*val_macro_f1"),
+        ("tuner.objective=test_accuracy", "not a validation metric"),
+        ("tuner.name=grid", re.escape("unknown tuner.name='grid': choose one of random | bayesian | hyperband")),
+        ("tuner.max_trials=0", "tuner.max_trials=0 must be an integer >= 1"),
+        ("search_space.class_weight.values=[none,bogus]", "class_weight='bogus' makes an invalid config"),
+    ],
+)
 def test_bad_study_settings_fail_before_any_state_is_written(state_root, compose_tune, override, message):
     with pytest.raises(FerLabError, match=message):
         study_run.run_study(compose_tune("tuner.study=bad", override), [], "cnn_tiny")
     assert not (state_root / "tuner").exists()
 
 
-@pytest.mark.parametrize("tuner, algorithm", [
-    ("random", {}),
-    ("bayesian", {"num_initial_points": None, "alpha": 1.0e-4, "beta": 2.6}),
-    ("hyperband", {"max_epochs": 2, "factor": 3, "hyperband_iterations": 1}),
-])
+@pytest.mark.parametrize(
+    "tuner, algorithm",
+    [
+        ("random", {}),
+        ("bayesian", {"num_initial_points": None, "alpha": 1.0e-4, "beta": 2.6}),
+        ("hyperband", {"max_epochs": 2, "factor": 3, "hyperband_iterations": 1}),
+    ],
+)
 def test_each_tuner_keeps_the_shared_settings_and_adds_its_own(compose_train, compose_tune, tuner, algorithm):
     from fer_lab.tuning.tuners import SHARED_KEYS, check_tuner
 
@@ -186,11 +212,14 @@ def test_each_tuner_keeps_the_shared_settings_and_adds_its_own(compose_train, co
     assert default == (None if tuner == "hyperband" else 20)  # hyperband: its own schedule decides
 
 
-@pytest.mark.parametrize("override, key", [
-    ("tuner.max_trials=null", "tuner.max_trials"),           # only hyperband has a schedule of its own
-    ("tuner.factor=2", "tuner.factor"),                      # a hyperband setting on random search
-    ("tuner.distributed.role=boss", "tuner.distributed.role"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("tuner.max_trials=null", "tuner.max_trials"),  # only hyperband has a schedule of its own
+        ("tuner.factor=2", "tuner.factor"),  # a hyperband setting on random search
+        ("tuner.distributed.role=boss", "tuner.distributed.role"),
+    ],
+)
 def test_tuner_settings_are_checked_when_the_config_is_composed(compose_tune, override, key):
     from hydra.errors import ConfigCompositionException
 
@@ -213,9 +242,12 @@ def test_worker_without_chief_gives_up_quickly(state_root, compose_tune, monkeyp
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         monkeypatch.setenv(name, "")  # configure_role sets them: make monkeypatch remove them afterwards
         monkeypatch.delenv(name)
-    cfg = compose_tune("tuner.distributed.role=worker", f"tuner.distributed.port={free_port()}",
-                       "tuner.distributed.connect_timeout_s=1")
-    with pytest.raises(FerLabError, match="cannot reach the tuning chief at 127.0.0.1"):
+    cfg = compose_tune(
+        "tuner.distributed.role=worker",
+        f"tuner.distributed.port={free_port()}",
+        "tuner.distributed.connect_timeout_s=1",
+    )
+    with pytest.raises(FerLabError, match=r"cannot reach the tuning chief at 127\.0\.0\.1"):
         study_run.run_study(cfg, [], "cnn_tiny")
     assert not (state_root / "tuner").exists()
 

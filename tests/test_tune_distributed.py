@@ -17,8 +17,17 @@ from fer_lab.tracking import configure_tracking
 from fer_lab.tuning.distributed import serve_oracle
 from fer_lab.tuning.local_cluster import free_port, launch_local
 
-TINY = ("data=synthetic", "data.samples_per_class=10", "model=cnn_tiny", "trainer.epochs=1", "trainer.verbose=0",
-        "tuner.max_trials=4", "tuner.retrain=false", "tuner.study=dist", "task_name=dist_t")
+TINY = (
+    "data=synthetic",
+    "data.samples_per_class=10",
+    "model=cnn_tiny",
+    "trainer.epochs=1",
+    "trainer.verbose=0",
+    "tuner.max_trials=4",
+    "tuner.retrain=false",
+    "tuner.study=dist",
+    "task_name=dist_t",
+)
 
 
 def test_keras_tuner_internals_used_by_serve_oracle_exist_with_their_signatures():
@@ -79,8 +88,15 @@ def test_chief_and_two_workers_finish_a_four_trial_search(state_root):
 
 
 def _tune(port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "fer_lab.tune", *TINY, "tuner.distributed.ip=127.0.0.1",
-            f"tuner.distributed.port={port}", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "fer_lab.tune",
+        *TINY,
+        "tuner.distributed.ip=127.0.0.1",
+        f"tuner.distributed.port={port}",
+        *extra,
+    ]
 
 
 def _wait_for(condition, timeout_s: float, what: str):
@@ -98,17 +114,23 @@ def test_a_worker_killed_mid_trial_and_restarted_finishes_the_study_through_the_
 
     client = MlflowClient(tracking_server.uri)
     port = free_port()
-    slow = ("trainer.epochs=30", "tuner.study=killed", "task_name=dist_k",
-            f"mlflow.tracking_uri={tracking_server.uri}")
+    slow = ("trainer.epochs=30", "tuner.study=killed", "task_name=dist_k", f"mlflow.tracking_uri={tracking_server.uri}")
     worker1 = [*_tune(port, *slow), "tuner.distributed.role=worker", "tuner.distributed.worker_id=worker1"]
-    procs = [subprocess.Popen(_tune(port, *slow, "tuner.distributed.role=chief")), subprocess.Popen(worker1),
-             subprocess.Popen([*_tune(port, *slow), "tuner.distributed.role=worker",
-                               "tuner.distributed.worker_id=worker2"])]
+    procs = [
+        subprocess.Popen(_tune(port, *slow, "tuner.distributed.role=chief")),
+        subprocess.Popen(worker1),
+        subprocess.Popen([*_tune(port, *slow), "tuner.distributed.role=worker", "tuner.distributed.worker_id=worker2"]),
+    ]
     try:
         experiment = _wait_for(lambda: client.get_experiment_by_name("dist_k"), 120, "the experiment")
         mid_trial = "tags.`fer_lab.tuner_id` = 'worker1' and attributes.status = 'RUNNING'"
-        interrupted = _wait_for(lambda: [r for r in client.search_runs([experiment.experiment_id], mid_trial)
-                                         if "epoch/loss" in r.data.metrics], 180, "worker1 mid-trial")[0]
+        interrupted = _wait_for(
+            lambda: [
+                r for r in client.search_runs([experiment.experiment_id], mid_trial) if "epoch/loss" in r.data.metrics
+            ],
+            180,
+            "worker1 mid-trial",
+        )[0]
         procs[1].kill()
         procs[1].wait(10)
         procs[1] = subprocess.Popen(worker1)
@@ -139,18 +161,34 @@ def test_a_worker_pointed_at_another_study_stops_with_one_message_and_writes_not
     server = f"mlflow.tracking_uri={tracking_server.uri}"
     chief = subprocess.Popen(_tune(port, "tuner.distributed.role=chief", "tuner.max_trials=1", server))
     try:
-        _wait_for(lambda: [r for r in client.search_runs(
-            [e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'")
-            if r.data.tags.get("fer_lab.chief") == f"127.0.0.1:{port}"], 120, "the chief's study run")
-        worker = subprocess.run([*_tune(port, "tuner.distributed.role=worker", "tuner.study=other", server)],
-                                capture_output=True, text=True, timeout=120)
+        _wait_for(
+            lambda: [
+                r
+                for r in client.search_runs(
+                    [e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"
+                )
+                if r.data.tags.get("fer_lab.chief") == f"127.0.0.1:{port}"
+            ],
+            120,
+            "the chief's study run",
+        )
+        worker = subprocess.run(
+            [*_tune(port, "tuner.distributed.role=worker", "tuner.study=other", server)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         chief.kill()
         chief.wait(10)
     assert worker.returncode != 0
-    assert f"the chief on port {port} runs study dist, not other: start this worker with tuner.study=dist" \
-        in worker.stderr
+    assert (
+        f"the chief on port {port} runs study dist, not other: start this worker with tuner.study=dist" in worker.stderr
+    )
     assert "Traceback" not in worker.stderr
     assert not (state_root / "tuner" / "other").exists()
-    assert not [r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
-                if r.data.tags.get("fer_lab.study") == "other"]
+    assert not [
+        r
+        for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+        if r.data.tags.get("fer_lab.study") == "other"
+    ]

@@ -28,9 +28,17 @@ class _Probe(keras.callbacks.Callback):
 
 
 def test_ema_weights_differ_from_the_raw_ones_and_are_validated_and_kept(compose_train, state_root, tmp_path):
-    cfg = compose_train("data=synthetic", "data.samples_per_class=20", "model=cnn_tiny", "augmentation=none",
-                        "trainer.epochs=3", "trainer.batch_size=16", "trainer.verbose=0",
-                        "trainer.early_stopping_patience=0", "optimizer.ema_momentum=0.9")
+    cfg = compose_train(
+        "data=synthetic",
+        "data.samples_per_class=20",
+        "model=cnn_tiny",
+        "augmentation=none",
+        "trainer.epochs=3",
+        "trainer.batch_size=16",
+        "trainer.verbose=0",
+        "trainer.early_stopping_patience=0",
+        "optimizer.ema_momentum=0.9",
+    )
     data = load_dataset(cfg.data, seed=0)
     model = build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:], num_classes=7)
     store = CheckpointStore(tmp_path / "ckpt")
@@ -38,9 +46,13 @@ def test_ema_weights_differ_from_the_raw_ones_and_are_validated_and_kept(compose
     probe = _Probe()
     result = fit_resumable(model, data, cfg, store, RunState(), [probe])
     best = result.state.best_epoch
-    for ema, raw in zip(probe.model_weights[:-1], probe.raw_weights[:-1]):  # after the last, Keras keeps the average
-        assert any(not np.allclose(a, b) for a, b in zip(ema, raw)), "the averaged weights are not the raw ones"
-    for kept, ema in zip(result.model.trainable_variables, probe.model_weights[best]):
+    for ema, raw in zip(
+        probe.model_weights[:-1], probe.raw_weights[:-1], strict=True
+    ):  # after the last, Keras keeps the average
+        assert any(not np.allclose(a, b) for a, b in zip(ema, raw, strict=True)), (
+            "the averaged weights are not the raw ones"
+        )
+    for kept, ema in zip(result.model.trainable_variables, probe.model_weights[best], strict=True):
         np.testing.assert_array_equal(kept.numpy(), ema)  # the best epoch's averaged weights are the result
     result.model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     accuracy = result.model.evaluate(data.val.x, data.val.y, verbose=0)[1]
@@ -49,5 +61,5 @@ def test_ema_weights_differ_from_the_raw_ones_and_are_validated_and_kept(compose
 
 def test_a_momentum_outside_0_1_is_refused(compose_train):
     cfg = compose_train("optimizer.ema_momentum=1.5")
-    with pytest.raises(FerLabError, match="optimizer.ema_momentum"):
+    with pytest.raises(FerLabError, match=r"optimizer\.ema_momentum"):
         make_optimizer(cfg.optimizer, 0.001)

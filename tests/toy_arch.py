@@ -12,7 +12,7 @@ from fer_lab.models.head import classifier_head
 
 @dataclass
 class ToyConfig(ModelConfig):
-    filters: int = 4                # channels of the single conv layer
+    filters: int = 4  # channels of the single conv layer
 
 
 @MODELS.register("toy", ToyConfig)

@@ -12,8 +12,8 @@ import errno
 import ipaddress
 import socket
 import webbrowser
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from fer_lab.config import TTA_MODES
 from fer_lab.errors import FerLabError, report_user_errors
@@ -22,24 +22,38 @@ from fer_lab.inference.detectors import DETECTORS
 from fer_lab.tracking.model_io import registry_uri
 
 DEFAULT_PORT = 7860
-SELF_SIGNED = ("openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 365 "
-               "-subj /CN=localhost")
+SELF_SIGNED = "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 365 -subj /CN=localhost"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fer_lab.app", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--model", help=f"model URI (models:/name@alias, models:/name/3, runs:/<id>/model, "
-                                        f"file.keras, bundled); default {registry_uri()} when registered, else bundled")
-    parser.add_argument("--detector", choices=DETECTORS.names(), default="auto",
-                        help="face detector: auto (YuNet if its model file exists, else Haar), haar, mtcnn, ...")
-    parser.add_argument("--tta", choices=TTA_MODES, default="crops",
-                        help="test-time augmentation the page starts with (it can change it per session)")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-                                               "else sqlite:///<root>/mlflow.db)")
-    parser.add_argument("--certfile", help="TLS certificate (PEM): serve https, which browsers need to give the "
-                                           "camera to a page that is not on localhost")
+    parser.add_argument(
+        "--model",
+        help=f"model URI (models:/name@alias, models:/name/3, runs:/<id>/model, "
+        f"file.keras, bundled); default {registry_uri()} when registered, else bundled",
+    )
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS.names(),
+        default="auto",
+        help="face detector: auto (YuNet if its model file exists, else Haar), haar, mtcnn, ...",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        default="crops",
+        help="test-time augmentation the page starts with (it can change it per session)",
+    )
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlflow.db)"
+    )
+    parser.add_argument(
+        "--certfile",
+        help="TLS certificate (PEM): serve https, which browsers need to give the "
+        "camera to a page that is not on localhost",
+    )
     parser.add_argument("--keyfile", help="TLS private key (PEM) of --certfile")
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
     return parser.parse_args(argv)
@@ -53,13 +67,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     from fer_lab.app.server import create_app, listen, server_config
     from fer_lab.app.serving import ServingState
 
-    state = ServingState(args.model or default_model_uri(args.tracking_uri), args.tracking_uri, args.detector,
-                         args.tta)
+    state = ServingState(args.model or default_model_uri(args.tracking_uri), args.tracking_uri, args.detector, args.tta)
     url = f"{'https' if args.certfile else 'http'}://{'localhost' if _loopback(args.host) else args.host}:{args.port}"
     print(f"fer_lab: model {state.serving.describe()}\nfer_lab: open {url} (Ctrl+C stops)", flush=True)
     if not (args.certfile or _loopback(args.host)):
-        print(f"fer_lab: warning: browsers give the camera only to https pages or localhost; pass --certfile and "
-              f"--keyfile, or forward the port over SSH", flush=True)
+        print(
+            "fer_lab: warning: browsers give the camera only to https pages or localhost; pass --certfile and "
+            "--keyfile, or forward the port over SSH",
+            flush=True,
+        )
     config = server_config(create_app(state), args.host, args.port, state.limits.frame, args.certfile, args.keyfile)
     try:
         listen(config, on_ready=(lambda: webbrowser.open(url)) if args.open else None)

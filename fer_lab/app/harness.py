@@ -7,9 +7,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -33,14 +33,15 @@ def face_frames(count: int = 10, size: tuple[int, int] = FRAME_SIZE) -> list[np.
     width, height = size
     photo = face_photo()
     scale = 0.9 * height / photo.shape[0]
-    photo = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
-                       interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(
+        photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)), interpolation=cv2.INTER_AREA
+    )
     frames = []
     for i in range(count):
         frame = np.full((height, width, 3), 110, np.uint8)
         x = (width - photo.shape[1]) // 2 + 4 * (i % 5) - 8
         y = (height - photo.shape[0]) // 2
-        frame[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
+        frame[y : y + photo.shape[0], x : x + photo.shape[1]] = photo
         frames.append(frame)
     return frames
 
@@ -97,8 +98,12 @@ def chromium(camera_video: Path) -> Iterator:
     """Headless Chromium whose camera plays `camera_video` (.y4m) and needs no permission prompt."""
     from playwright.sync_api import sync_playwright
 
-    args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_video}", "--disable-dev-shm-usage"]
+    args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_video}",
+        "--disable-dev-shm-usage",
+    ]
     if os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     with sync_playwright() as playwright:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Callable
 
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -78,9 +78,12 @@ def create_app(state: ServingState) -> FastAPI:
 
     @app.get("/api/models")
     def models() -> dict:
-        return {"serving": state.serving.to_dict(), "models": [e.to_dict() for e in state.models()],
-                "settings": {"detector": state.detector_name, "tta": state.tta, "smoothing": state.smoothing},
-                "limits_mb": {k: v / MB for k, v in vars(state.limits).items()}}
+        return {
+            "serving": state.serving.to_dict(),
+            "models": [e.to_dict() for e in state.models()],
+            "settings": {"detector": state.detector_name, "tta": state.tta, "smoothing": state.smoothing},
+            "limits_mb": {k: v / MB for k, v in vars(state.limits).items()},
+        }
 
     @app.post("/api/model")
     def switch(choice: ModelChoice) -> dict:
@@ -130,11 +133,19 @@ def create_app(state: ServingState) -> FastAPI:
     return app
 
 
-def server_config(app: FastAPI, host: str, port: int, frame_limit: int, certfile: str | None = None,
-                  keyfile: str | None = None) -> uvicorn.Config:
+def server_config(
+    app: FastAPI, host: str, port: int, frame_limit: int, certfile: str | None = None, keyfile: str | None = None
+) -> uvicorn.Config:
     """uvicorn's settings for the app: quiet, TLS when a certificate is given, WebSocket messages sized for frames."""
-    return uvicorn.Config(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile,
-                          ws_max_size=frame_limit + MB, log_level="warning")
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        ws_max_size=frame_limit + MB,
+        log_level="warning",
+    )
 
 
 def listen(config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:

@@ -33,8 +33,15 @@ class ServingState:
     `start_uri` is always offered beside the catalogue, so a model given on the command line can be switched back to.
     """
 
-    def __init__(self, start_uri: str, tracking_uri: str | None = None, detector: str = "auto",
-                 tta: str = "crops", smoothing: float = 0.0, limits: Limits = Limits()):
+    def __init__(
+        self,
+        start_uri: str,
+        tracking_uri: str | None = None,
+        detector: str = "auto",
+        tta: str = "crops",
+        smoothing: float = 0.0,
+        limits: Limits = Limits(),
+    ):
         check_settings(tta, smoothing)
         self.tracking_uri, self.detector_name = tracking_uri, detector
         self.tta, self.smoothing, self.limits = tta, smoothing, limits
@@ -59,7 +66,7 @@ class ServingState:
             raise UnknownModel(f"unknown model {uri!r}: pick one of {', '.join(offered)}")
         return self._load(uri)
 
-    def serialized(self, tta: str) -> "SerializedRecognizer":
+    def serialized(self, tta: str) -> SerializedRecognizer:
         """The serving model with test-time augmentation `tta`, for a long job that shares the lock frame by frame."""
         with self.lock:
             return SerializedRecognizer(self._views[tta], self.lock)
@@ -87,8 +94,11 @@ class SerializedRecognizer:
 
     def __init__(self, recognizer: EmotionRecognizer, lock: threading.Lock):
         self._recognizer, self._lock = recognizer, lock
-        self.class_names, self.crop, self.face_prediction = (recognizer.class_names, recognizer.crop,
-                                                             recognizer.face_prediction)
+        self.class_names, self.crop, self.face_prediction = (
+            recognizer.class_names,
+            recognizer.crop,
+            recognizer.face_prediction,
+        )
 
     def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]:
         with self._lock:
@@ -124,7 +134,7 @@ class Session:
         if self.generation != self.state.generation:  # another model: its classes start afresh
             self.smoother, self.generation = FaceSmoother(self.smoother.strength), self.state.generation
         _, probs = self.smoother.update(boxes, probs)
-        return [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs)]
+        return [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs, strict=True)]
 
 
 def check_settings(tta, smoothing) -> None:

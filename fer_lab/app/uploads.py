@@ -7,8 +7,9 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -33,8 +34,12 @@ def decode_image(data: bytes, what: str = "upload") -> np.ndarray:
 
 def faces_result(image: np.ndarray, faces: Sequence[FacePrediction], started: float) -> dict:
     """The JSON answer for one image or frame: its size, its faces and the server time it took."""
-    result = {"width": image.shape[1], "height": image.shape[0], "faces": [face_dict(f) for f in faces],
-              "server_ms": round(1000 * (time.perf_counter() - started), 1)}
+    result = {
+        "width": image.shape[1],
+        "height": image.shape[0],
+        "faces": [face_dict(f) for f in faces],
+        "server_ms": round(1000 * (time.perf_counter() - started), 1),
+    }
     return result if faces else {**result, "message": NO_FACE}
 
 
@@ -43,7 +48,7 @@ def image_result(state: ServingState, data: bytes, tta: str) -> dict:
     started = time.perf_counter()
     image = decode_image(data)
     boxes, probs, recognizer = state.analyse(image, tta)
-    return faces_result(image, [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs)], started)
+    return faces_result(image, [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)], started)
 
 
 class VideoJobs:
@@ -62,17 +67,31 @@ class VideoJobs:
         source = folder / f"upload{_suffix(filename)}"
         with source.open("wb") as out:
             shutil.copyfileobj(video, out)
-        cfg = OmegaConf.create({"source": str(source), "display": False, "output": str(folder / ANNOTATED),
-                                "csv": str(folder / CSV), "smoothing": smoothing, "show_fps": False,
-                                "max_frames": None})
+        cfg = OmegaConf.create(
+            {
+                "source": str(source),
+                "display": False,
+                "output": str(folder / ANNOTATED),
+                "csv": str(folder / CSV),
+                "smoothing": smoothing,
+                "show_fps": False,
+                "max_frames": None,
+            }
+        )
         try:
             summary = run(cfg, state.serialized(tta))
         except FerLabError as err:
             shutil.rmtree(folder)
             raise FerLabError(str(err).replace(str(source), filename or "upload")) from None
         source.unlink()
-        return {"job": job, "frames": summary.frames, "faces": summary.faces, "seconds": round(summary.seconds, 2),
-                "video": f"/api/jobs/{job}/{ANNOTATED}", "csv": f"/api/jobs/{job}/{CSV}"}
+        return {
+            "job": job,
+            "frames": summary.frames,
+            "faces": summary.faces,
+            "seconds": round(summary.seconds, 2),
+            "video": f"/api/jobs/{job}/{ANNOTATED}",
+            "csv": f"/api/jobs/{job}/{CSV}",
+        }
 
     def file(self, job: str, name: str) -> Path | None:
         """A job's output file, or None when there is no such job or file."""

@@ -16,5 +16,7 @@ def load_auto(cfg: DictConfig, seed: int) -> RawImages:
         return DATA_SOURCES["folder"](cfg, seed)
     if path.name.lower().endswith((".csv", ".csv.gz")):
         return DATA_SOURCES["csv"](cfg, seed)
-    raise FerLabError(f"cannot tell the format of {path} (expected a folder or a .csv/.csv.gz file); "
-                      "set data.source=csv or data.source=folder")
+    raise FerLabError(
+        f"cannot tell the format of {path} (expected a folder or a .csv/.csv.gz file); "
+        "set data.source=csv or data.source=folder"
+    )

@@ -12,8 +12,8 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -46,16 +46,20 @@ def listing_digest(entries: Iterable[tuple[str, int, int]]) -> str:
     return h.hexdigest()
 
 
-def cached(kind: str, digest: Callable[[], str], settings: dict, build: Callable[[], dict[str, np.ndarray]],
-           enabled: bool = True) -> tuple[dict[str, np.ndarray], str | None]:
+def cached(
+    kind: str,
+    digest: Callable[[], str],
+    settings: dict,
+    build: Callable[[], dict[str, np.ndarray]],
+    enabled: bool = True,
+) -> tuple[dict[str, np.ndarray], str | None]:
     """Arrays from the cache when present, else build() and store them.
 
     Returns (arrays, note); note says where a cache hit came from or why storing failed, else None.
     """
     if not enabled:
         return build(), None
-    key = json.dumps({"v": FORMAT_VERSION, "kind": kind, "content": digest(), "settings": settings},
-                     sort_keys=True)
+    key = json.dumps({"v": FORMAT_VERSION, "kind": kind, "content": digest(), "settings": settings}, sort_keys=True)
     path = cache_dir() / f"{kind}-{hashlib.blake2b(key.encode(), digest_size=12).hexdigest()}.npz"
     arrays = _read(path)
     if arrays is not None:

@@ -51,8 +51,11 @@ class FerData:
     def counts(self) -> dict[str, dict[str, int]]:
         """{split: {class: images}} for logging."""
         k = len(self.class_names)
-        return {s.name: dict(zip(self.class_names, np.bincount(s.labels, minlength=k).tolist()))
-                for s in (self.train, self.val, self.test) if s is not None}
+        return {
+            s.name: dict(zip(self.class_names, np.bincount(s.labels, minlength=k).tolist(), strict=True))
+            for s in (self.train, self.val, self.test)
+            if s is not None
+        }
 
 
 def load_dataset(cfg: DictConfig, seed: int) -> FerData:
@@ -61,8 +64,9 @@ def load_dataset(cfg: DictConfig, seed: int) -> FerData:
     raw = DATA_SOURCES[cfg.source](cfg, seed)
     plan = plan_splits(raw.x, raw.labels, raw.usage, cfg, seed, raw.usage_names, raw.groups)
     splits = {name: Split(name, raw.x[rows], raw.y[rows], plan.origins[name]) for name, rows in plan.indices.items()}
-    return FerData(splits["train"], splits["val"], splits.get("test"), raw.class_names, raw.source,
-                   raw.notes + plan.notes)
+    return FerData(
+        splits["train"], splits["val"], splits.get("test"), raw.class_names, raw.source, raw.notes + plan.notes
+    )
 
 
 def load_images(cfg: DictConfig, seed: int = 0) -> RawImages:

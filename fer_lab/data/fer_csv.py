@@ -39,11 +39,13 @@ def read_cached(cfg: DictConfig) -> tuple[dict[str, np.ndarray], str, list[str]]
     path = resolve_path(cfg.path, "data.path")
     if path.is_dir():
         folder_source = " or use data.source=folder" if cfg.source == "csv" else ""
-        raise FerLabError(f"data.source={cfg.source} but {path} is a folder; point data.path at the CSV file"
-                          f"{folder_source}")
+        raise FerLabError(
+            f"data.source={cfg.source} but {path} is a folder; point data.path at the CSV file{folder_source}"
+        )
     size = int(cfg.image_size)
-    arrays, note = cache.cached("csv", lambda: cache.file_digest(path), {"image_size": size},
-                                lambda: read_csv(path, size), bool(cfg.cache))
+    arrays, note = cache.cached(
+        "csv", lambda: cache.file_digest(path), {"image_size": size}, lambda: read_csv(path, size), bool(cfg.cache)
+    )
     arrays["names"] = np.char.add("data row ", (np.arange(len(arrays["labels"])) + 1).astype(str))
     return arrays, f"FER-2013 challenge CSV {path}", [note] if note else []
 
@@ -88,13 +90,16 @@ def _lines(path: Path) -> tuple[list[str], list[bytes]]:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as err:
-            raise FerLabError(f"{path} is not a valid gzip file ({err}); download it again "
-                              "or pass the uncompressed CSV") from None
+            raise FerLabError(
+                f"{path} is not a valid gzip file ({err}); download it again or pass the uncompressed CSV"
+            ) from None
     lines = [line for line in data.splitlines() if line and not line.isspace()]
     del data
     if not lines:
-        raise FerLabError(f"{path} is empty: expected the FER-2013 challenge CSV with the header "
-                          "`emotion,pixels,Usage`; pass the right file as data.path=...")
+        raise FerLabError(
+            f"{path} is empty: expected the FER-2013 challenge CSV with the header "
+            "`emotion,pixels,Usage`; pass the right file as data.path=..."
+        )
     header = [n.strip().strip('"') for n in lines[0].decode("utf-8-sig", "replace").split(",")]
     return header, lines[1:]
 
@@ -105,9 +110,11 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
     missing = [c for c in ("emotion", "pixels") if c not in columns]
     if missing:
         found = ", ".join(repr(n[:20]) for n in header)
-        raise FerLabError(f"{path} lacks the column(s) {', '.join(missing)} (header has {found}): expected "
-                          "the FER-2013 challenge header `emotion,pixels,Usage` (Usage optional). "
-                          "Fix the header line or pass the right file as data.path=...")
+        raise FerLabError(
+            f"{path} lacks the column(s) {', '.join(missing)} (header has {found}): expected "
+            "the FER-2013 challenge header `emotion,pixels,Usage` (Usage optional). "
+            "Fix the header line or pass the right file as data.path=..."
+        )
     return columns
 
 
@@ -118,8 +125,9 @@ def _fields(path: Path, rows: list[bytes], n: int) -> list[list[bytes]]:
     split = [row.split(b",") for row in rows]
     bad = [i + 1 for i, f in enumerate(split) if len(f) != n]
     if bad:
-        raise FerLabError(f"{path}: {row_list(bad)} do not have {n} comma-separated fields like the header; "
-                          "fix or remove those rows")
+        raise FerLabError(
+            f"{path}: {row_list(bad)} do not have {n} comma-separated fields like the header; fix or remove those rows"
+        )
     return [[_unquote(f[j]) for f in split] for j in range(n)]
 
 
@@ -140,8 +148,10 @@ def _labels(path: Path, values: list[bytes]) -> np.ndarray:
             bad.append(i)
     if bad:
         examples = ", ".join(sorted({repr(values[i].decode("utf-8", "replace")[:12]) for i in bad[:SHOWN]}))
-        raise FerLabError(f"{path}: unknown labels ({examples}) in column emotion at {row_list([i + 1 for i in bad])}: "
-                          f"expected integers {_LABELS}. Fix or remove those rows")
+        raise FerLabError(
+            f"{path}: unknown labels ({examples}) in column emotion at {row_list([i + 1 for i in bad])}: "
+            f"expected integers {_LABELS}. Fix or remove those rows"
+        )
     return labels
 
 
@@ -151,8 +161,10 @@ def _usage(path: Path, values: list[bytes]) -> np.ndarray:
     bad = np.flatnonzero(~np.isin(usage, USAGES))
     if bad.size:
         examples = ", ".join(sorted({repr(u[:16]) for u in usage[bad[:SHOWN]]}))
-        raise FerLabError(f"{path}: unknown Usage values ({examples}) at {row_list(list(bad + 1))}: "
-                          f"expected one of {', '.join(USAGES)}. Fix or remove those rows")
+        raise FerLabError(
+            f"{path}: unknown Usage values ({examples}) at {row_list(list(bad + 1))}: "
+            f"expected one of {', '.join(USAGES)}. Fix or remove those rows"
+        )
     return usage
 
 
@@ -162,24 +174,28 @@ def _pixels(path: Path, rows: list[bytes]) -> np.ndarray:
     n = int(np.bincount(counts).argmax())
     side = isqrt(n)
     if side * side != n or side < 2:
-        raise FerLabError(f"{path}: most rows have {n} pixel values, which is no square image "
-                          "(expected S*S values per row, e.g. 2304 = 48x48); pass the FER-2013 CSV")
+        raise FerLabError(
+            f"{path}: most rows have {n} pixel values, which is no square image "
+            "(expected S*S values per row, e.g. 2304 = 48x48); pass the FER-2013 CSV"
+        )
     out = np.empty((len(rows), n), np.uint8)
     problems: dict[str, list[int]] = defaultdict(list)
     scanned = 0
     while scanned < len(rows) and sum(map(len, problems.values())) < SHOWN:
-        chunk = rows[scanned:scanned + _CHUNK]
-        values = _fast_chunk(chunk, n) if (counts[scanned:scanned + _CHUNK] == n).all() else None
+        chunk = rows[scanned : scanned + _CHUNK]
+        values = _fast_chunk(chunk, n) if (counts[scanned : scanned + _CHUNK] == n).all() else None
         if values is None:
             values = _slow_chunk(chunk, n, scanned, problems)
-        out[scanned:scanned + len(chunk)] = values
+        out[scanned : scanned + len(chunk)] = values
         scanned += len(chunk)
     if problems:
         found = "; ".join(f"{kind} at rows {_numbers(rows_)}" for kind, rows_ in problems.items())
         stopped = f"; checking stopped after data row {scanned}" if scanned < len(rows) else ""
-        raise FerLabError(f"{path}: bad pixels in data rows (1-based, header not counted): {found}{stopped}. "
-                          f"Each row needs exactly {n} = {side}x{side} space-separated integers 0..255; "
-                          "fix or remove those rows")
+        raise FerLabError(
+            f"{path}: bad pixels in data rows (1-based, header not counted): {found}{stopped}. "
+            f"Each row needs exactly {n} = {side}x{side} space-separated integers 0..255; "
+            "fix or remove those rows"
+        )
     return out
 
 

@@ -14,7 +14,6 @@ import csv
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from omegaconf import DictConfig
@@ -26,10 +25,32 @@ from fer_lab.data.sources import DATA_SOURCES, FilesConfig, RawImages, raw_image
 from fer_lab.errors import FerLabError
 from fer_lab.labels import EMOTIONS, class_names
 
-COLUMNS = ("Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
-           "contempt", "unknown", "NF")
-TO_FER = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4, "surprise": 5, "neutral": 6,
-          "contempt": 7, "unknown": 8, "NF": 9}
+COLUMNS = (
+    "Usage",
+    "Image name",
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+)
+TO_FER = {
+    "anger": 0,
+    "disgust": 1,
+    "fear": 2,
+    "happiness": 3,
+    "sadness": 4,
+    "surprise": 5,
+    "neutral": 6,
+    "contempt": 7,
+    "unknown": 8,
+    "NF": 9,
+}
 
 
 class LabelMode(enum.StrEnum):
@@ -43,8 +64,8 @@ class LabelMode(enum.StrEnum):
 class FerPlusConfig(FilesConfig):
     """The FER-2013 challenge CSV (path) with FER+ votes (votes_path) as labels."""
 
-    path: Optional[str] = "${fer_lab_root:}/data/fer2013.csv"
-    votes_path: Optional[str] = "${fer_lab_root:}/data/fer2013new.csv"
+    path: str | None = "${fer_lab_root:}/data/fer2013.csv"
+    votes_path: str | None = "${fer_lab_root:}/data/fer2013new.csv"
     label_mode: LabelMode = LabelMode.majority
     include_contempt: bool = False  # true: contempt is an 8th class; false: contempt-majority rows are dropped
 
@@ -54,11 +75,17 @@ def load_ferplus(cfg: DictConfig, seed: int) -> RawImages:
     """The CSV's images, with the rows and labels the votes keep."""
     arrays, description, notes = fer_csv.read_cached(cfg)
     votes_path = resolve_path(cfg.votes_path, "data.votes_path", GET_FERPLUS)
-    keep, y, vote_notes = apply_votes(votes_path, arrays["usage"], arrays["labels"], str(cfg.label_mode),
-                                      bool(cfg.include_contempt))
+    keep, y, vote_notes = apply_votes(
+        votes_path, arrays["usage"], arrays["labels"], str(cfg.label_mode), bool(cfg.include_contempt)
+    )
     arrays = {name: values if name == "notes" else values[keep] for name, values in arrays.items()}
-    return raw_images(arrays, class_names(bool(cfg.include_contempt)),
-                      f"FER+ {cfg.label_mode} votes {votes_path} on {description}", notes + vote_notes, y)
+    return raw_images(
+        arrays,
+        class_names(bool(cfg.include_contempt)),
+        f"FER+ {cfg.label_mode} votes {votes_path} on {description}",
+        notes + vote_notes,
+        y,
+    )
 
 
 def read_votes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,19 +93,24 @@ def read_votes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
     if not rows:
-        raise FerLabError(f"{path} is empty: expected the FER+ votes file fer2013new.csv with the header "
-                          f"{','.join(COLUMNS)}; pass it as data.votes_path=...")
+        raise FerLabError(
+            f"{path} is empty: expected the FER+ votes file fer2013new.csv with the header "
+            f"{','.join(COLUMNS)}; pass it as data.votes_path=..."
+        )
     header = [h.strip() for h in rows[0]]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise FerLabError(f"{path} lacks the column(s) {', '.join(missing)}: expected the FER+ header "
-                          f"{','.join(COLUMNS)}; pass fer2013new.csv as data.votes_path=...")
+        raise FerLabError(
+            f"{path} lacks the column(s) {', '.join(missing)}: expected the FER+ header "
+            f"{','.join(COLUMNS)}; pass fer2013new.csv as data.votes_path=..."
+        )
     index = [header.index(c) for c in COLUMNS]
     body = rows[1:]
     bad = [i + 1 for i, r in enumerate(body) if len(r) != len(header)]
     if bad:
-        raise FerLabError(f"{path}: {row_list(bad)} do not have {len(header)} fields like the header; "
-                          "fix or remove those rows")
+        raise FerLabError(
+            f"{path}: {row_list(bad)} do not have {len(header)} fields like the header; fix or remove those rows"
+        )
     table = np.array([[r[j].strip() for j in index] for r in body], dtype=str).reshape(-1, len(COLUMNS))
     try:
         raw = table[:, 2:].astype(np.float32)
@@ -86,8 +118,9 @@ def read_votes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raw = None
     if raw is None or not np.isfinite(raw).all() or (raw < 0).any():
         bad = [i + 1 for i, r in enumerate(table[:, 2:]) if not all(_count(v) for v in r)]
-        raise FerLabError(f"{path}: vote counts that are not non-negative numbers at {row_list(bad)}; "
-                          "fix or remove those rows")
+        raise FerLabError(
+            f"{path}: vote counts that are not non-negative numbers at {row_list(bad)}; fix or remove those rows"
+        )
     votes = np.zeros_like(raw)
     votes[:, [TO_FER[c] for c in COLUMNS[2:]]] = raw
     return table[:, 0], table[:, 1], votes
@@ -109,40 +142,51 @@ def labels_from_votes(votes: np.ndarray, mode: str, include_contempt: bool) -> t
         top = v.argmax(axis=1)
         majority = v.max(axis=1) > 0.5 * total
         keep = majority & (top < k)
-        dropped = {"no majority": int((~majority).sum()),
-                   "unknown / not a face": int((majority & (top >= 8)).sum()),
-                   "contempt (include_contempt=false)": int((majority & (top == 7) & (k == 7)).sum())}
+        dropped = {
+            "no majority": int((~majority).sum()),
+            "unknown / not a face": int((majority & (top >= 8)).sum()),
+            "contempt (include_contempt=false)": int((majority & (top == 7) & (k == 7)).sum()),
+        }
         y = np.eye(k, dtype=np.float32)[top[keep]]
     else:
         kept = v[:, :k].sum(axis=1)
         keep = (kept > 0) & (kept > 0.5 * total)
-        dropped = {"no emotion votes": int((kept == 0).sum()),
-                   "dominated by unknown / not-a-face / excluded votes": int(((kept > 0) & ~keep).sum())}
+        dropped = {
+            "no emotion votes": int((kept == 0).sum()),
+            "dominated by unknown / not-a-face / excluded votes": int(((kept > 0) & ~keep).sum()),
+        }
         y = v[keep, :k] / kept[keep, None]
     return keep, y, {reason: n for reason, n in dropped.items() if n}
 
 
-def apply_votes(votes_path: Path, usage: np.ndarray, labels: np.ndarray, mode: str,
-                include_contempt: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def apply_votes(
+    votes_path: Path, usage: np.ndarray, labels: np.ndarray, mode: str, include_contempt: bool
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(kept CSV row mask, label distributions, notes) for the CSV rows (usage, original labels)."""
     vote_usage, names, votes = read_votes(votes_path)
     if len(vote_usage) != len(usage):
-        raise FerLabError(f"the FER+ votes file {votes_path} has {len(vote_usage)} data rows but the FER-2013 CSV "
-                          f"has {len(usage)}: the votes must be aligned row by row with the CSV. Pass the "
-                          "matching pair as data.path=... data.votes_path=...")
+        raise FerLabError(
+            f"the FER+ votes file {votes_path} has {len(vote_usage)} data rows but the FER-2013 CSV "
+            f"has {len(usage)}: the votes must be aligned row by row with the CSV. Pass the "
+            "matching pair as data.path=... data.votes_path=..."
+        )
     mismatch = np.flatnonzero(vote_usage != usage)
     if mismatch.size:
-        raise FerLabError(f"the Usage of {votes_path} differs from the FER-2013 CSV at "
-                          f"{row_list(list(mismatch[:SHOWN] + 1))}: the files are not aligned row by row. "
-                          "Pass the matching pair as data.path=... data.votes_path=...")
+        raise FerLabError(
+            f"the Usage of {votes_path} differs from the FER-2013 CSV at "
+            f"{row_list(list(mismatch[:SHOWN] + 1))}: the files are not aligned row by row. "
+            "Pass the matching pair as data.path=... data.votes_path=..."
+        )
     keep, y, dropped = labels_from_votes(votes, mode, include_contempt)
     named = np.char.str_len(names) > 0
     y = y[named[keep]]
     if n := int((~named & keep).sum()):
         dropped["empty image name"] = n
     keep &= named
-    notes = [f"FER+ {mode} labels: kept {int(keep.sum())} of {len(keep)} rows"
-             + (f"; dropped {', '.join(f'{n} {reason}' for reason, n in dropped.items())}" if dropped else "")]
+    notes = [
+        f"FER+ {mode} labels: kept {int(keep.sum())} of {len(keep)} rows"
+        + (f"; dropped {', '.join(f'{n} {reason}' for reason, n in dropped.items())}" if dropped else "")
+    ]
     agree = float(np.mean(y.argmax(axis=1) == labels[keep])) if keep.any() else 0.0
     notes.append(f"FER+ {mode} labels agree with the original FER-2013 labels on {agree:.1%} of kept rows")
     return keep, y, notes

@@ -8,9 +8,9 @@ challenge's Usage in its file names), which become PrivateTest. Images are decod
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -24,12 +24,18 @@ from fer_lab.labels import EMOTIONS
 SPLIT_DIRS = {"train": "Training", "test": "PublicTest"}
 PRIVATE_TEST_PREFIX = "PrivateTest_"  # test/ file names of the PrivateTest part in the Kaggle copy
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm")  # cv2.imread
-ALIASES = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
-           "sadness": "sad", "surprised": "surprise"}
+ALIASES = {
+    "anger": "angry",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "happiness": "happy",
+    "sadness": "sad",
+    "surprised": "surprise",
+}
 SHOWN = 10
 _CHUNK = 512  # files per thread-pool task
 
-FaceCrop = Callable[[np.ndarray, np.ndarray], Optional[np.ndarray]]  # (BGR, gray) -> (S, S) crop, None: no face
+FaceCrop = Callable[[np.ndarray, np.ndarray], np.ndarray | None]  # (BGR, gray) -> (S, S) crop, None: no face
 
 
 @DATA_SOURCES.register("folder", Fer2013Config)
@@ -40,9 +46,13 @@ def load_folder(cfg: DictConfig, seed: int) -> RawImages:
         raise FerLabError(f"data.source=folder but {path} is not a folder; use data.source=csv or auto")
     entries, notes = scan(path)
     size, on_bad = int(cfg.image_size), str(cfg.on_bad_image)
-    arrays, note = cache.cached("folder", lambda: cache.listing_digest(listing(path, entries)),
-                                {"image_size": size, "on_bad_image": on_bad},
-                                lambda: read_folder(path, entries, size, on_bad), bool(cfg.cache))
+    arrays, note = cache.cached(
+        "folder",
+        lambda: cache.listing_digest(listing(path, entries)),
+        {"image_size": size, "on_bad_image": on_bad},
+        lambda: read_folder(path, entries, size, on_bad),
+        bool(cfg.cache),
+    )
     test = "PublicTest and PrivateTest by file name" if (arrays["usage"] == "PrivateTest").any() else "PublicTest"
     description = f"FER-2013 folder layout {path} (train -> Training, test -> {test})"
     return raw_images(arrays, EMOTIONS, description, notes + ([note] if note else []))
@@ -52,9 +62,11 @@ def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
     """(path relative to root, usage, label) for every image, sorted, and notes; layout problems are errors."""
     if not (root / "train").is_dir():
         found = ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
-        raise FerLabError(f"{root} has no train/ folder (found: {found}): expected the Kaggle layout "
-                          "ROOT/train/<emotion>/*.jpg and optionally ROOT/test/<emotion>/*.jpg; "
-                          "point data.path at ROOT")
+        raise FerLabError(
+            f"{root} has no train/ folder (found: {found}): expected the Kaggle layout "
+            "ROOT/train/<emotion>/*.jpg and optionally ROOT/test/<emotion>/*.jpg; "
+            "point data.path at ROOT"
+        )
     entries: list[tuple[str, str, int]] = []
     unknown: list[str] = []
     empty: list[str] = []
@@ -66,18 +78,23 @@ def scan(root: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
             if name not in EMOTIONS:
                 unknown.append(f"{split}/{class_dir.name}")
                 continue
-            files = sorted(f.name for f in os.scandir(class_dir)
-                           if f.is_file() and f.name.lower().endswith(IMAGE_SUFFIXES))
+            files = sorted(
+                f.name for f in os.scandir(class_dir) if f.is_file() and f.name.lower().endswith(IMAGE_SUFFIXES)
+            )
             if not files:
                 empty.append(f"{split}/{class_dir.name}")
             entries += [(f"{split}/{class_dir.name}/{f}", _usage(split, f), EMOTIONS.index(name)) for f in files]
     if unknown:
-        raise FerLabError(f"unknown class folders in {root}: {', '.join(unknown)}; expected the 7 FER-2013 "
-                          f"names {', '.join(EMOTIONS)} (also accepted: {', '.join(ALIASES)}). "
-                          "Rename or remove those folders")
+        raise FerLabError(
+            f"unknown class folders in {root}: {', '.join(unknown)}; expected the 7 FER-2013 "
+            f"names {', '.join(EMOTIONS)} (also accepted: {', '.join(ALIASES)}). "
+            "Rename or remove those folders"
+        )
     if empty:
-        raise FerLabError(f"class folders without images ({', '.join(IMAGE_SUFFIXES)}) in {root}: "
-                          f"{', '.join(empty)}; add images or remove those folders")
+        raise FerLabError(
+            f"class folders without images ({', '.join(IMAGE_SUFFIXES)}) in {root}: "
+            f"{', '.join(empty)}; add images or remove those folders"
+        )
     ignored = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in SPLIT_DIRS)
     notes = [f"ignored folders {', '.join(ignored)} in {root}: only train/ and test/ are read"] if ignored else []
     return entries, notes
@@ -95,28 +112,34 @@ def listing(root: Path, entries: list[tuple[str, str, int]]) -> list[tuple[str, 
     return [(rel, st.st_size, st.st_mtime_ns) for rel, st in stats]
 
 
-def read_folder(root: Path, entries: list[tuple[str, str, int]], image_size: int,
-                on_bad_image: str, face: FaceCrop | None = None) -> dict[str, np.ndarray]:
+def read_folder(
+    root: Path, entries: list[tuple[str, str, int]], image_size: int, on_bad_image: str, face: FaceCrop | None = None
+) -> dict[str, np.ndarray]:
     """Decode every image: x (N,S,S,1) uint8, labels (N,), usage (N,), names (N,) relative paths.
 
     With `face`, each image becomes its face crop (one image at a time: detectors need not be thread-safe);
     images where it finds no face are kept whole and named in the notes.
     """
     paths = [str(root / rel) for rel, _, _ in entries]
-    chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # bad files are reported in notes
     try:
         workers = 1 if face else min(8, 2 * (os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            decoded = [item for chunk in pool.map(lambda c: [_decode(p, image_size, face) for p in c], chunks)
-                       for item in chunk]
+            decoded = [
+                item
+                for chunk in pool.map(lambda c: [_decode(p, image_size, face) for p in c], chunks)
+                for item in chunk
+            ]
     finally:
         cv2.utils.logging.setLogLevel(previous)
-    bad = [rel for (rel, _, _), (img, _) in zip(entries, decoded) if img is None]
+    bad = [rel for (rel, _, _), (img, _) in zip(entries, decoded, strict=True) if img is None]
     if bad and on_bad_image == "fail":
-        raise FerLabError(f"cannot read image {root / bad[0]} (corrupt or not an image; {len(bad)} such files): "
-                          "fix or delete it, or set data.on_bad_image=skip to skip unreadable images")
+        raise FerLabError(
+            f"cannot read image {root / bad[0]} (corrupt or not an image; {len(bad)} such files): "
+            "fix or delete it, or set data.on_bad_image=skip to skip unreadable images"
+        )
     keep = [i for i, (img, _) in enumerate(decoded) if img is not None]
     if not keep:
         raise FerLabError(f"no readable images in {root}; check the files or point data.path elsewhere")
@@ -130,16 +153,23 @@ def read_folder(root: Path, entries: list[tuple[str, str, int]], image_size: int
     if n := sum("resized" in f for f in flags):
         notes.append(f"resized {n} images of other sizes to {image_size}x{image_size}")
     if face:
-        faceless = [entries[i][0] for i, f in zip(keep, flags) if "no face" in f]
+        faceless = [entries[i][0] for i, f in zip(keep, flags, strict=True) if "no face" in f]
         more = f" and {len(faceless) - SHOWN} more" if len(faceless) > SHOWN else ""
-        notes.append(f"cropped {len(keep) - len(faceless)} images to their largest face"
-                     + (f"; found no face in {len(faceless)}, kept whole: {', '.join(faceless[:SHOWN])}{more}"
-                        if faceless else ""))
-    return {"x": np.stack([decoded[i][0] for i in keep])[..., None],
-            "labels": np.array([entries[i][2] for i in keep], np.int64),
-            "usage": np.array([entries[i][1] for i in keep]),
-            "names": np.array([entries[i][0] for i in keep]),
-            "notes": np.array(notes, dtype=str)}
+        notes.append(
+            f"cropped {len(keep) - len(faceless)} images to their largest face"
+            + (
+                f"; found no face in {len(faceless)}, kept whole: {', '.join(faceless[:SHOWN])}{more}"
+                if faceless
+                else ""
+            )
+        )
+    return {
+        "x": np.stack([decoded[i][0] for i in keep])[..., None],
+        "labels": np.array([entries[i][2] for i in keep], np.int64),
+        "usage": np.array([entries[i][1] for i in keep]),
+        "names": np.array([entries[i][0] for i in keep]),
+        "notes": np.array(notes, dtype=str),
+    }
 
 
 def _decode(path: str, size: int, face: FaceCrop | None = None) -> tuple[np.ndarray | None, tuple[str, ...]]:

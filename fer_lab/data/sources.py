@@ -11,9 +11,9 @@ plus one conf/data/<name>.yaml:
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 from omegaconf import MISSING, DictConfig
@@ -53,9 +53,9 @@ class DataConfig:
     """Keys every data source has."""
 
     source: str = MISSING
-    image_size: int = 48          # side of the square grayscale images; others are resized
-    val_fraction: float = 0.1     # stratified share of Training held out for validation
-    face_margin: float = 0.02     # margin (fraction of the box side) inference adds around a detected face
+    image_size: int = 48  # side of the square grayscale images; others are resized
+    val_fraction: float = 0.1  # stratified share of Training held out for validation
+    face_margin: float = 0.02  # margin (fraction of the box side) inference adds around a detected face
 
 
 class OnBadImage(enum.StrEnum):
@@ -69,11 +69,11 @@ class OnBadImage(enum.StrEnum):
 class FilesConfig(DataConfig):
     """Keys of sources that read FER-2013 files with a Usage per image: where, how to split, caching."""
 
-    path: Optional[str] = "${fer_lab_root:}/data/fer2013"
+    path: str | None = "${fer_lab_root:}/data/fer2013"
     val_from: ValFrom = ValFrom.train
-    test_split: Optional[TestSplit] = TestSplit.PublicTest  # reported only, never used for model selection
+    test_split: TestSplit | None = TestSplit.PublicTest  # reported only, never used for model selection
     drop_cross_split_duplicates: bool = False  # drop train/val images whose exact pixels occur in a later split
-    cache: bool = True            # decoded images cached under <project root>/.cache/data, keyed by content
+    cache: bool = True  # decoded images cached under <project root>/.cache/data, keyed by content
 
 
 @dataclass
@@ -91,18 +91,34 @@ def resolve_path(value, key: str, how_to_get: str = GET_FER2013) -> Path:
         raise FerLabError(f"{key} is not set: pass the data location, e.g. `{key}=/abs/path/fer2013.csv.gz`")
     path = (Path.cwd() / Path(str(value)).expanduser()).resolve()
     if not path.exists():
-        raise FerLabError(f"{key}={value} does not exist (looked for {path}; relative paths resolve against "
-                          f"the current directory {Path.cwd()}). Pass an existing file or folder, preferably "
-                          f"absolute: `{key}=/abs/path/...`; {how_to_get}")
+        raise FerLabError(
+            f"{key}={value} does not exist (looked for {path}; relative paths resolve against "
+            f"the current directory {Path.cwd()}). Pass an existing file or folder, preferably "
+            f"absolute: `{key}=/abs/path/...`; {how_to_get}"
+        )
     return path
 
 
-def raw_images(arrays: dict[str, np.ndarray], class_names: tuple[str, ...], source: str, notes: list[str],
-               y: np.ndarray | None = None, usage_names: dict[str, str] | None = None) -> RawImages:
+def raw_images(
+    arrays: dict[str, np.ndarray],
+    class_names: tuple[str, ...],
+    source: str,
+    notes: list[str],
+    y: np.ndarray | None = None,
+    usage_names: dict[str, str] | None = None,
+) -> RawImages:
     """RawImages from loader arrays (x, labels, usage, notes, optional names and groups); hard labels become one-hot
     unless distributions y are given."""
     if y is None:
         y = np.eye(len(class_names), dtype=np.float32)[arrays["labels"]]
-    return RawImages(arrays["x"], y, arrays["usage"], class_names, source,
-                     tuple(arrays["notes"].tolist()) + tuple(notes), arrays.get("names"), dict(usage_names or {}),
-                     arrays.get("groups"))
+    return RawImages(
+        arrays["x"],
+        y,
+        arrays["usage"],
+        class_names,
+        source,
+        tuple(arrays["notes"].tolist()) + tuple(notes),
+        arrays.get("names"),
+        dict(usage_names or {}),
+        arrays.get("groups"),
+    )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import enum
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 from omegaconf import DictConfig
@@ -56,12 +56,21 @@ def check_split_config(cfg: DictConfig) -> None:
     fraction = cfg.val_fraction
     require(0 < fraction < 1, "data.val_fraction", fraction, "a number strictly between 0 and 1")
     if cfg.get("val_from", "train") == "public_test" and configured_test_split(cfg) == "PublicTest":
-        raise FerLabError("data.val_from=public_test with data.test_split=PublicTest would select models on "
-                          "the test split: set data.test_split=PrivateTest or none, or data.val_from=train")
+        raise FerLabError(
+            "data.val_from=public_test with data.test_split=PublicTest would select models on "
+            "the test split: set data.test_split=PrivateTest or none, or data.val_from=train"
+        )
 
 
-def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictConfig, seed: int,
-                usage_names: Mapping[str, str] | None = None, groups: np.ndarray | None = None) -> SplitPlan:
+def plan_splits(
+    x: np.ndarray,
+    labels: np.ndarray,
+    usage: np.ndarray,
+    cfg: DictConfig,
+    seed: int,
+    usage_names: Mapping[str, str] | None = None,
+    groups: np.ndarray | None = None,
+) -> SplitPlan:
     """Assign rows to train/val/test as cfg (val_from, val_fraction, test_split, drop_cross_split_duplicates,
     shots_per_class) says.
 
@@ -82,8 +91,10 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
         if rows.size:
             indices["test"], origins["test"] = rows, shown(test_name)
         elif test_name == "PrivateTest":
-            raise FerLabError("data.test_split=PrivateTest but the data holds no PrivateTest rows; "
-                              "use data.test_split=PublicTest or none")
+            raise FerLabError(
+                "data.test_split=PrivateTest but the data holds no PrivateTest rows; "
+                "use data.test_split=PublicTest or none"
+            )
         else:
             notes.append(f"no {shown('PublicTest')} images: there is no test split")
     training = np.flatnonzero(usage == "Training")
@@ -92,8 +103,9 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
     if cfg.get("val_from", "train") == "public_test":
         val = np.flatnonzero(usage == "PublicTest")
         if not val.size:
-            raise FerLabError("data.val_from=public_test but the data holds no PublicTest images; "
-                              "use data.val_from=train")
+            raise FerLabError(
+                "data.val_from=public_test but the data holds no PublicTest images; use data.val_from=train"
+            )
         indices["train"], indices["val"] = training, val
         origins["train"], origins["val"] = shown("Training"), shown("PublicTest")
     else:
@@ -123,8 +135,10 @@ def plan_splits(x: np.ndarray, labels: np.ndarray, usage: np.ndarray, cfg: DictC
             indices[name] = indices[name][~copies[name]]
             if dropped[name]:
                 origins[name] += f", minus {dropped[name]} exact copies of {later} images"
-        notes.append(f"dropped {dropped['train']} train and {dropped['val']} validation images whose exact pixels "
-                     "also occur in a later split (val or test)")
+        notes.append(
+            f"dropped {dropped['train']} train and {dropped['val']} validation images whose exact pixels "
+            "also occur in a later split (val or test)"
+        )
     if groups is not None:
         check_no_group_leaks(indices, groups)
     return SplitPlan(indices, origins, tuple(notes), dropped)
@@ -134,11 +148,13 @@ def check_no_group_leaks(indices: dict[str, np.ndarray], groups: np.ndarray) -> 
     """Refuse a plan in which a group has rows in two splits."""
     names = list(indices)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             shared = np.intersect1d(groups[indices[a]], groups[indices[b]])
             if shared.size:
-                raise FerLabError(f"the {a} and {b} splits share {shared.size} groups ({', '.join(shared[:5])}): "
-                                  "one group's images must stay on one side; check data.group_pattern")
+                raise FerLabError(
+                    f"the {a} and {b} splits share {shared.size} groups ({', '.join(shared[:5])}): "
+                    "one group's images must stay on one side; check data.group_pattern"
+                )
 
 
 def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -147,15 +163,21 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -
 
     n_groups = len(np.unique(groups))
     if n_groups < 2:
-        raise FerLabError(f"all {len(labels)} images fall into one group: splitting needs at least 2; check that "
-                          "data.group_pattern's first group names the person or session")
+        raise FerLabError(
+            f"all {len(labels)} images fall into one group: splitting needs at least 2; check that "
+            "data.group_pattern's first group names the person or session"
+        )
     if folds > n_groups:
-        raise FerLabError(f"data.folds={folds} is more than the {n_groups} groups in the data: every fold needs "
-                          f"at least one group; use data.folds <= {n_groups}")
+        raise FerLabError(
+            f"data.folds={folds} is more than the {n_groups} groups in the data: every fold needs "
+            f"at least one group; use data.folds <= {n_groups}"
+        )
     largest = int(np.bincount(labels).max())
     if folds > largest:
-        raise FerLabError(f"data.folds={folds} is more than the {largest} images of the largest class: stratified "
-                          f"folds need a class with one image per fold; use data.folds <= {largest}")
+        raise FerLabError(
+            f"data.folds={folds} is more than the {largest} images of the largest class: stratified "
+            f"folds need a class with one image per fold; use data.folds <= {largest}"
+        )
     fold = np.empty(len(labels), np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # classes rarer than the fold count are dealt as they can be
@@ -170,8 +192,10 @@ def group_sample(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: 
     similar class shares."""
     n_groups = len(np.unique(groups))
     if n_groups < 2:
-        raise FerLabError(f"{n_groups} group in the training folds: validation needs a group of its own; "
-                          "add groups or lower data.folds")
+        raise FerLabError(
+            f"{n_groups} group in the training folds: validation needs a group of its own; "
+            "add groups or lower data.folds"
+        )
     parts = max(2, min(round(1 / fraction), n_groups))
     return np.flatnonzero(group_folds(labels, groups, parts, seed) == 0)
 
@@ -183,8 +207,10 @@ def few_shot(rows: np.ndarray, labels: np.ndarray, shots: int, seed: int) -> np.
     for c in np.unique(labels[rows]):
         of_class = rows[labels[rows] == c]
         if of_class.size < shots:
-            raise FerLabError(f"data.shots_per_class={shots} but class number {c} has only {of_class.size} training "
-                              "images in this split; lower data.shots_per_class")
+            raise FerLabError(
+                f"data.shots_per_class={shots} but class number {c} has only {of_class.size} training "
+                "images in this split; lower data.shots_per_class"
+            )
         picked.append(rng.choice(of_class, shots, replace=False))
     return np.sort(np.concatenate(picked))
 
@@ -199,12 +225,14 @@ def stratified_sample(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
     classes, counts = np.unique(labels, return_counts=True)
     exact = fraction * counts
     take = np.floor(exact).astype(np.int64)
-    extra = int(round(fraction * labels.size)) - int(take.sum())
+    extra = round(fraction * labels.size) - int(take.sum())
     take[np.argsort(take - exact, kind="stable")[:extra]] += 1
     if not take.sum():
-        raise FerLabError(f"a {fraction:g} validation fraction of {labels.size} Training images is empty; "
-                          "raise data.val_fraction or add images")
-    picked = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(classes, take)]
+        raise FerLabError(
+            f"a {fraction:g} validation fraction of {labels.size} Training images is empty; "
+            "raise data.val_fraction or add images"
+        )
+    picked = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(classes, take, strict=True)]
     return np.sort(np.concatenate(picked))
 
 

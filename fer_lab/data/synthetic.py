@@ -32,8 +32,8 @@ class SyntheticConfig(DataConfig):
 
     samples_per_class: int = 120  # images drawn per class (deterministic for the run seed)
     val_fraction: float = 0.15
-    test_fraction: float = 0.15   # stratified share of all images held out as the synthetic test split
-    noise: float = 0.05           # Gaussian pixel noise std as a fraction of 255
+    test_fraction: float = 0.15  # stratified share of all images held out as the synthetic test split
+    noise: float = 0.05  # Gaussian pixel noise std as a fraction of 255
     face_margin: float = 0.1
 
 
@@ -43,31 +43,47 @@ def load_synthetic(cfg: DictConfig, seed: int) -> RawImages:
     n, test, noise = cfg.samples_per_class, cfg.test_fraction, cfg.noise
     require(n >= 10, "data.samples_per_class", n, "an integer >= 10")
     require(0 < test < 1, "data.test_fraction", test, "a number strictly between 0 and 1")
-    require(cfg.val_fraction + test < 1, "data.val_fraction", cfg.val_fraction,
-            f"a number below 1 - data.test_fraction ({test})")
+    require(
+        cfg.val_fraction + test < 1,
+        "data.val_fraction",
+        cfg.val_fraction,
+        f"a number below 1 - data.test_fraction ({test})",
+    )
     require(0 <= noise <= 1, "data.noise", noise, "a number in [0, 1] (noise std as a fraction of 255)")
     arrays = generate(int(n), int(cfg.image_size), float(test), float(noise), seed)
-    return raw_images(arrays, EMOTIONS, f"SYNTHETIC drawn faces (not real data; seed {seed}, {n} per class)", [],
-                      usage_names={"PublicTest": TEST_NAME})
+    return raw_images(
+        arrays,
+        EMOTIONS,
+        f"SYNTHETIC drawn faces (not real data; seed {seed}, {n} per class)",
+        [],
+        usage_names={"PublicTest": TEST_NAME},
+    )
 
 
-def generate(samples_per_class: int, image_size: int, test_fraction: float, noise: float,
-             seed: int) -> dict[str, np.ndarray]:
+def generate(
+    samples_per_class: int, image_size: int, test_fraction: float, noise: float, seed: int
+) -> dict[str, np.ndarray]:
     """x (N,S,S,1) uint8, labels (N,), usage (N,): a stratified test_fraction of each class is held out
     (Usage PublicTest, shown as the synthetic test split)."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(len(EMOTIONS)), samples_per_class)
     x = np.stack([_face(int(c), image_size, noise, rng) for c in labels])[..., None]
     usage = np.full(len(labels), "Training", dtype="<U10")
-    n_test = int(round(test_fraction * samples_per_class))
+    n_test = round(test_fraction * samples_per_class)
     for c in range(len(EMOTIONS)):
         rows = np.flatnonzero(labels == c)
         usage[rng.choice(rows, n_test, replace=False)] = "PublicTest"
-    note = (f"synthetic: {samples_per_class} drawn faces per class (seed {seed}); the {TEST_NAME} split is a "
-            f"stratified {test_fraction * 100:g}% of them")
-    return {"x": x, "labels": labels, "usage": usage, "names": np.array([f"synthetic #{i + 1}" for i in
-                                                                          range(len(labels))]),
-            "notes": np.array([note])}
+    note = (
+        f"synthetic: {samples_per_class} drawn faces per class (seed {seed}); the {TEST_NAME} split is a "
+        f"stratified {test_fraction * 100:g}% of them"
+    )
+    return {
+        "x": x,
+        "labels": labels,
+        "usage": usage,
+        "names": np.array([f"synthetic #{i + 1}" for i in range(len(labels))]),
+        "notes": np.array([note]),
+    }
 
 
 def _face(label: int, size: int, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -79,8 +95,17 @@ def _face(label: int, size: int, noise: float, rng: np.random.Generator) -> np.n
     img = np.full((d, d), background, np.float32)
     img += np.linspace(-1, 1, d, dtype=np.float32)[None, :] * rng.uniform(-25, 25)  # side lighting
     cx, cy = d / 2, d * 0.52
-    cv2.ellipse(img, _pt(cx, cy), _pt(d * rng.uniform(0.30, 0.36), d * rng.uniform(0.38, 0.44)), 0, 0, 360,
-                skin, -1, cv2.LINE_AA)
+    cv2.ellipse(
+        img,
+        _pt(cx, cy),
+        _pt(d * rng.uniform(0.30, 0.36), d * rng.uniform(0.38, 0.44)),
+        0,
+        0,
+        360,
+        skin,
+        -1,
+        cv2.LINE_AA,
+    )
     ink = skin - rng.uniform(70, 105)  # features are darker than skin
     s = rng.uniform(0.6, 1.3)  # expression strength
     _eyes(img, label, cx, cy, s, skin, ink, rng)
@@ -100,7 +125,7 @@ def _face(label: int, size: int, noise: float, rng: np.random.Generator) -> np.n
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:
-    return int(round(x)), int(round(y))
+    return round(x), round(y)
 
 
 def _eyes(img, label, cx, cy, s, skin, ink, rng) -> None:
@@ -109,18 +134,22 @@ def _eyes(img, label, cx, cy, s, skin, ink, rng) -> None:
     height = d * (0.032 + (height - 0.032) * s)
     for side in (-1, 1):
         ex, ey = cx + side * d * 0.14, cy - d * 0.10
-        cv2.ellipse(img, _pt(ex, ey), _pt(d * 0.06, max(height, 1)), 0, 0, 360, min(skin + 45, 255), -1,
-                    cv2.LINE_AA)
-        cv2.circle(img, _pt(ex + rng.uniform(-1.5, 1.5), ey), max(int(min(height, d * 0.03)), 1), ink, -1,
-                   cv2.LINE_AA)
+        cv2.ellipse(img, _pt(ex, ey), _pt(d * 0.06, max(height, 1)), 0, 0, 360, min(skin + 45, 255), -1, cv2.LINE_AA)
+        cv2.circle(img, _pt(ex + rng.uniform(-1.5, 1.5), ey), max(int(min(height, d * 0.03)), 1), ink, -1, cv2.LINE_AA)
 
 
 def _brows(img, label, cx, cy, s, ink, rng) -> None:
     """Inner and outer brow-end heights (negative is up, fraction of canvas) encode the class."""
     d = CANVAS
-    inner, outer, arch = {0: (0.05, -0.025, 0), 1: (0.03, 0.01, 0), 2: (-0.06, -0.02, 0.0),
-                          3: (-0.01, -0.01, 0.01), 4: (-0.055, 0.02, 0), 5: (-0.06, -0.05, 0.03),
-                          6: (0.0, 0.0, 0.0)}[label]
+    inner, outer, arch = {
+        0: (0.05, -0.025, 0),
+        1: (0.03, 0.01, 0),
+        2: (-0.06, -0.02, 0.0),
+        3: (-0.01, -0.01, 0.01),
+        4: (-0.055, 0.02, 0),
+        5: (-0.06, -0.05, 0.03),
+        6: (0.0, 0.0, 0.0),
+    }[label]
     thickness = int(rng.integers(2, 4))
     for side in (-1, 1):
         lift = -0.02 * s if label == 1 and side == 1 else 0.0  # disgust: uneven brows
@@ -140,12 +169,15 @@ def _mouth(img, label, cx, cy, s, ink, rng) -> None:
         w = d * 0.08
         cv2.line(img, _pt(cx - w, my + d * 0.01 * s), _pt(cx + w, my + d * 0.01 * s), ink, thick + 1, cv2.LINE_AA)
     elif label == 1:  # disgust: sneer, one corner pulled up; wrinkled nose
-        pts = np.array([_pt(cx - d * 0.11, my + d * 0.01), _pt(cx, my - d * 0.01 * s),
-                        _pt(cx + d * 0.11, my - d * 0.05 * s)], np.int32)
+        pts = np.array(
+            [_pt(cx - d * 0.11, my + d * 0.01), _pt(cx, my - d * 0.01 * s), _pt(cx + d * 0.11, my - d * 0.05 * s)],
+            np.int32,
+        )
         cv2.polylines(img, [pts], False, ink, thick, cv2.LINE_AA)
         for k in (-1, 1):
-            cv2.line(img, _pt(cx + k * d * 0.035, cy - d * 0.03), _pt(cx + k * d * 0.06, cy + d * 0.02), ink, 1,
-                     cv2.LINE_AA)
+            cv2.line(
+                img, _pt(cx + k * d * 0.035, cy - d * 0.03), _pt(cx + k * d * 0.06, cy + d * 0.02), ink, 1, cv2.LINE_AA
+            )
     elif label == 2:  # fear: wide stretched, slightly open
         cv2.ellipse(img, _pt(cx, my), _pt(d * (0.10 + 0.04 * s), d * 0.025 * s + 1), 0, 0, 360, ink, -1, cv2.LINE_AA)
     elif label == 3:  # happy: smile arc, sometimes open
@@ -155,11 +187,11 @@ def _mouth(img, label, cx, cy, s, ink, rng) -> None:
         else:
             cv2.ellipse(img, _pt(cx, my - d * 0.04), axes, 0, 0, 180, ink, thick, cv2.LINE_AA)
     elif label == 4:  # sad: frown arc
-        cv2.ellipse(img, _pt(cx, my + d * 0.04), _pt(d * 0.11, d * 0.05 * s + 1), 0, 180, 360, ink, thick,
-                    cv2.LINE_AA)
+        cv2.ellipse(img, _pt(cx, my + d * 0.04), _pt(d * 0.11, d * 0.05 * s + 1), 0, 180, 360, ink, thick, cv2.LINE_AA)
     elif label == 5:  # surprise: round open mouth
-        cv2.ellipse(img, _pt(cx, my + d * 0.01), _pt(d * 0.05 * s + 2, d * 0.075 * s + 2), 0, 0, 360, ink, -1,
-                    cv2.LINE_AA)
+        cv2.ellipse(
+            img, _pt(cx, my + d * 0.01), _pt(d * 0.05 * s + 2, d * 0.075 * s + 2), 0, 0, 360, ink, -1, cv2.LINE_AA
+        )
     else:  # neutral: straight mouth
         w = d * rng.uniform(0.10, 0.14)
         cv2.line(img, _pt(cx - w, my), _pt(cx + w, my), ink, thick, cv2.LINE_AA)

@@ -19,14 +19,14 @@ class FoldScore:
     confusion: np.ndarray
 
     @classmethod
-    def of(cls, report: SplitReport) -> "FoldScore":
+    def of(cls, report: SplitReport) -> FoldScore:
         return cls(report.accuracy, report.macro_f1, report.confusion)
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "confusion": self.confusion.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FoldScore":
+    def from_dict(cls, d: dict) -> FoldScore:
         return cls(float(d["accuracy"]), float(d["macro_f1"]), np.array(d["confusion"], np.int64))
 
 
@@ -56,14 +56,21 @@ class FoldSummary:
         confusion = np.sum([s.confusion for s in self.scores], axis=0)
         true_class, predicted = np.indices(confusion.shape).reshape(2, -1)
         counts = confusion.ravel()
-        return score_predictions(np.repeat(true_class, counts), np.repeat(predicted, counts), self.class_names,
-                                 split=f"cv_{self.split}", tta=self.tta,
-                                 origin=f"the {self.split} splits of {len(self.scores)} folds together")
+        return score_predictions(
+            np.repeat(true_class, counts),
+            np.repeat(predicted, counts),
+            self.class_names,
+            split=f"cv_{self.split}",
+            tta=self.tta,
+            origin=f"the {self.split} splits of {len(self.scores)} folds together",
+        )
 
     def summary(self) -> str:
         acc, f1 = self.values("accuracy"), self.values("macro_f1")
-        return (f"{self.split} over {len(self.scores)} folds (tta={self.tta}): accuracy {acc.mean():.4f} +- "
-                f"{acc.std():.4f}, macro-F1 {f1.mean():.4f} +- {f1.std():.4f}")
+        return (
+            f"{self.split} over {len(self.scores)} folds (tta={self.tta}): accuracy {acc.mean():.4f} +- "
+            f"{acc.std():.4f}, macro-F1 {f1.mean():.4f} +- {f1.std():.4f}"
+        )
 
     def log(self, run_id: str) -> None:
         """Log the metrics, the summed confusion matrix and the per-fold table to MLflow run `run_id`."""
@@ -83,5 +90,8 @@ class FoldSummary:
             path = plot_confusion(pooled, self.class_names, Path(tmp) / f"confusion_cv_{self.split}.png")
             client.log_artifact(run_id, str(path), "figures")
         rows = "\n".join(f"| {k} | {s.accuracy:.4f} | {s.macro_f1:.4f} |" for k, s in enumerate(self.scores))
-        client.log_text(run_id, f"{self.summary()}\n\n| fold | accuracy | macro-F1 |\n|---|---|---|\n{rows}\n\n"
-                        f"{pooled.text}", f"reports/cv_{self.split}.md")
+        client.log_text(
+            run_id,
+            f"{self.summary()}\n\n| fold | accuracy | macro-F1 |\n|---|---|---|\n{rows}\n\n{pooled.text}",
+            f"reports/cv_{self.split}.md",
+        )

@@ -21,9 +21,11 @@ def split_to_score(data: FerData, name: str, model_uri: str, meta: ModelMetadata
     if split is None or not len(split):
         raise FerLabError(f"{data.source} has no {name} split; use split=val or a dataset with a test split")
     if split.x.shape[1] != meta.image_size or (same_classes and tuple(data.class_names) != meta.class_names):
-        raise FerLabError(f"{model_uri} expects {meta.image_size}px images of classes {meta.class_names}; "
-                          f"the data has {split.x.shape[1]}px and {data.class_names}. Set data.image_size="
-                          f"{meta.image_size} or pick a matching model")
+        raise FerLabError(
+            f"{model_uri} expects {meta.image_size}px images of classes {meta.class_names}; "
+            f"the data has {split.x.shape[1]}px and {data.class_names}. Set data.image_size="
+            f"{meta.image_size} or pick a matching model"
+        )
     return split
 
 
@@ -35,17 +37,23 @@ def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictCo
     """
     validated_on = training_run.data.tags.get(VAL_FINGERPRINT_TAG) if training_run else _bundled_fingerprint(model_uri)
     if validated_on is None:
-        return (f"cannot check which rows {model_uri} was validated on (its training run is not in this tracking "
-                f"store or predates the {VAL_FINGERPRINT_TAG} tag): make sure the data settings are its own")
+        return (
+            f"cannot check which rows {model_uri} was validated on (its training run is not in this tracking "
+            f"store or predates the {VAL_FINGERPRINT_TAG} tag): make sure the data settings are its own"
+        )
     same = split.fingerprint() == validated_on
     if split.name == "val" and not same:
-        raise FerLabError(f"{model_uri} was validated on other rows than this val split ({split.origin}), so some "
-                          "of them may be rows it trained on and the score would be inflated. Score its own "
-                          f"validation rows: {_fix(training_run, cfg)}")
+        raise FerLabError(
+            f"{model_uri} was validated on other rows than this val split ({split.origin}), so some "
+            "of them may be rows it trained on and the score would be inflated. Score its own "
+            f"validation rows: {_fix(training_run, cfg)}"
+        )
     if split.name == "test" and same:
-        raise FerLabError(f"this test split ({split.origin}) holds exactly the rows {model_uri} was validated "
-                          "on: its checkpoint was chosen on them, so the score is not a test score. Use split=val, "
-                          "or a test split the model never saw (data.test_split=PrivateTest)")
+        raise FerLabError(
+            f"this test split ({split.origin}) holds exactly the rows {model_uri} was validated "
+            "on: its checkpoint was chosen on them, so the score is not a test score. Use split=val, "
+            "or a test split the model never saw (data.test_split=PrivateTest)"
+        )
     return None
 
 
@@ -60,10 +68,14 @@ def _fix(training_run, cfg: DictConfig) -> str:
     if training_run is None:
         return "the FER-2013 CSV or folders it was trained on, with the default seed and data.val_fraction"
     ours = flatten(cfg)
-    differing = [f"{'' if key in ours else '+'}{key}={'null' if value == 'None' else value}"
-                 for key, value in sorted(training_run.data.params.items())
-                 if (key == "seed" or key.startswith("data.")) and ours.get(key) != value]
+    differing = [
+        f"{'' if key in ours else '+'}{key}={'null' if value == 'None' else value}"
+        for key, value in sorted(training_run.data.params.items())
+        if (key == "seed" or key.startswith("data.")) and ours.get(key) != value
+    ]
     if not differing:
-        return ("its training run had the same seed and data.* settings, so the data itself differs: point "
-                "data.path at the dataset it was trained on")
+        return (
+            "its training run had the same seed and data.* settings, so the data itself differs: point "
+            "data.path at the dataset it was trained on"
+        )
     return "pass its training run's settings " + " ".join(differing)

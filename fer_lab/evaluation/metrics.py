@@ -19,10 +19,10 @@ class SplitReport:
     tta: str
     accuracy: float
     macro_f1: float
-    per_class: dict[str, dict[str, float]]   # class -> precision, recall, f1, support
-    confusion: np.ndarray                     # rows: true class, columns: predicted class
-    text: str                                 # sklearn classification report
-    pred: np.ndarray                          # predicted class of each row, in split order
+    per_class: dict[str, dict[str, float]]  # class -> precision, recall, f1, support
+    confusion: np.ndarray  # rows: true class, columns: predicted class
+    text: str  # sklearn classification report
+    pred: np.ndarray  # predicted class of each row, in split order
 
     def metrics(self) -> dict[str, float]:
         """Flat MLflow metrics: <split>_accuracy, <split>_macro_f1, <split>_<stat>_<class>."""
@@ -33,32 +33,52 @@ class SplitReport:
         return flat
 
     def summary(self) -> str:
-        return (f"{self.split} ({self.origin}, tta={self.tta}): accuracy {self.accuracy:.4f}, "
-                f"macro-F1 {self.macro_f1:.4f}")
+        return (
+            f"{self.split} ({self.origin}, tta={self.tta}): accuracy {self.accuracy:.4f}, macro-F1 {self.macro_f1:.4f}"
+        )
 
 
-def evaluate_split(model, x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...], *, split: str,
-                   origin: str, tta: str = "none", crop_fraction: float = 0.875) -> SplitReport:
+def evaluate_split(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: tuple[str, ...],
+    *,
+    split: str,
+    origin: str,
+    tta: str = "none",
+    crop_fraction: float = 0.875,
+) -> SplitReport:
     """Evaluate on images x (N,S,S,1) with label distributions y (N,K); hard labels are argmax(y)."""
     pred = np.argmax(predict_with_tta(model, x, tta, crop_fraction=crop_fraction), axis=1)
     return score_predictions(np.argmax(y, axis=1), pred, class_names, split=split, origin=origin, tta=tta)
 
 
-def score_predictions(truth: np.ndarray, pred: np.ndarray, class_names: tuple[str, ...], *, split: str,
-                      origin: str, tta: str) -> SplitReport:
+def score_predictions(
+    truth: np.ndarray, pred: np.ndarray, class_names: tuple[str, ...], *, split: str, origin: str, tta: str
+) -> SplitReport:
     """SplitReport of predicted classes `pred` against true classes `truth` (both (N,), N >= 1)."""
     labels = list(range(len(class_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, pred, labels=labels, zero_division=0)
-    per_class = {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                        "support": int(support[i])} for i, name in enumerate(class_names)}
+    precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
+    per_class = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    }
     return SplitReport(
-        split=split, origin=origin, tta=tta,
+        split=split,
+        origin=origin,
+        tta=tta,
         accuracy=float(np.mean(truth == pred)),
         macro_f1=float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)),
         per_class=per_class,
         confusion=confusion_matrix(truth, pred, labels=labels),
-        text=classification_report(truth, pred, labels=labels, target_names=list(class_names),
-                                   digits=4, zero_division=0),
+        text=classification_report(
+            truth, pred, labels=labels, target_names=list(class_names), digits=4, zero_division=0
+        ),
         pred=pred,
     )

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from fer_lab.evaluation.metrics import SplitReport  # noqa: E402
+from fer_lab.evaluation.metrics import SplitReport
 
 
 def plot_confusion(report: SplitReport, class_names: tuple[str, ...], path: Path) -> Path:
@@ -20,14 +20,24 @@ def plot_confusion(report: SplitReport, class_names: tuple[str, ...], path: Path
     fig, ax = plt.subplots(figsize=(7, 6))
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
-                color="white" if rates[i, j] > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            f"{rates[i, j]:.2f}\n({n})",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if rates[i, j] > 0.5 else "black",
+        )
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{report.split} split: {report.origin}\naccuracy {report.accuracy:.3f}, "
-                 f"macro-F1 {report.macro_f1:.3f}, tta={report.tta}", fontsize=9)
+    ax.set_title(
+        f"{report.split} split: {report.origin}\naccuracy {report.accuracy:.3f}, "
+        f"macro-F1 {report.macro_f1:.3f}, tta={report.tta}",
+        fontsize=9,
+    )
     return _save(fig, path)
 
 
@@ -35,7 +45,7 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> Path:
     """Loss, accuracy and macro-F1 per epoch, training vs validation."""
     panels = [name for name in ("loss", "accuracy", "macro_f1") if name in history]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], panels):
+    for ax, name in zip(axes[0], panels, strict=True):
         ax.plot(range(1, len(history[name]) + 1), history[name], label="train")
         if f"val_{name}" in history:
             ax.plot(range(1, len(history[f"val_{name}"]) + 1), history[f"val_{name}"], label="validation")
@@ -45,8 +55,9 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_samples(x: np.ndarray, truth: np.ndarray, pred: np.ndarray, class_names: tuple[str, ...],
-                 split: str, path: Path) -> Path:
+def plot_samples(
+    x: np.ndarray, truth: np.ndarray, pred: np.ndarray, class_names: tuple[str, ...], split: str, path: Path
+) -> Path:
     """Grid of images titled true/predicted (red when wrong)."""
     n = len(x)
     cols = int(np.ceil(np.sqrt(n)))
@@ -54,7 +65,7 @@ def plot_samples(x: np.ndarray, truth: np.ndarray, pred: np.ndarray, class_names
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, t, p in zip(axes.flat, x, truth, pred):
+    for ax, image, t, p in zip(axes.flat, x, truth, pred, strict=False):
         ax.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{class_names[t]}\n→{class_names[p]}", fontsize=7, color="black" if t == p else "red")
     fig.suptitle(f"{split} split samples (true → predicted)", fontsize=9)

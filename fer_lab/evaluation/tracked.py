@@ -29,8 +29,9 @@ class Evaluation:
         return {**flat, **(self.unseen_test.metrics() if self.unseen_test else {})}
 
 
-def evaluate_and_log(model, data: FerData, splits: Sequence[Split], *, tta: str, crop_fraction: float,
-                     unseen_test: bool) -> Evaluation:
+def evaluate_and_log(
+    model, data: FerData, splits: Sequence[Split], *, tta: str, crop_fraction: float, unseen_test: bool
+) -> Evaluation:
     """Score `model` on `splits` of `data` and log the result to the active MLflow run.
 
     With `unseen_test` and a test split among `splits`, the test rows are also scored apart by whether an exact
@@ -39,9 +40,12 @@ def evaluate_and_log(model, data: FerData, splits: Sequence[Split], *, tta: str,
     """
     import mlflow
 
-    reports = {s.name: evaluate_split(model, s.x, s.y, data.class_names, split=s.name, origin=s.origin,
-                                      tta=tta, crop_fraction=crop_fraction)
-               for s in splits}
+    reports = {
+        s.name: evaluate_split(
+            model, s.x, s.y, data.class_names, split=s.name, origin=s.origin, tta=tta, crop_fraction=crop_fraction
+        )
+        for s in splits
+    }
     unseen = None
     if unseen_test and "test" in reports:
         unseen = unseen_test_report(reports["test"], data.test, (data.train, data.val), data.class_names)

@@ -9,8 +9,9 @@ from fer_lab.models import CROP
 from fer_lab.models.ensemble import ensemble_members
 
 
-def predict_with_tta(model, x: np.ndarray, mode: str = "none", batch_size: int = 256,
-                     crop_fraction: float = 0.875) -> np.ndarray:
+def predict_with_tta(
+    model, x: np.ndarray, mode: str = "none", batch_size: int = 256, crop_fraction: float = 0.875
+) -> np.ndarray:
     """Class probabilities (N, K) for images (N, S, S, 1), averaged over the views of `mode`.
 
     none: the image; flip: + its mirror; crops: ten-crop (4 corners and centre, each also mirrored),
@@ -55,14 +56,14 @@ def _views(x: np.ndarray, mode: str, crop_fraction: float, model_crop: int | Non
     if mode == "flip":
         return [x, x[:, :, ::-1]]
     size = x.shape[1]
-    crop = model_crop or int(round(size * crop_fraction))
+    crop = model_crop or round(size * crop_fraction)
     far = size - crop
     views = []
     for top, left in [(0, 0), (0, far), (far, 0), (far, far), (far // 2, far // 2)]:
         if model_crop:  # the model keeps its centre crop itself: shift the corner there, at native scale
             view = np.roll(x, (far // 2 - top, far // 2 - left), axis=(1, 2))
         else:
-            view = _resize(x[:, top:top + crop, left:left + crop], size)
+            view = _resize(x[:, top : top + crop, left : left + crop], size)
         views += [view, view[:, :, ::-1]]
     return views
 

@@ -42,8 +42,10 @@ def bundled_model(folder: Path | None = None) -> BundledModel:
     """The bundled model's files and card; a clear error when the package ships none."""
     folder = Path(folder or BUNDLED_DIR)
     if not (folder / MODEL_FILE).is_file() or not (folder / INFO_FILE).is_file():
-        raise FerLabError(f"no bundled model in {folder} ({MODEL_FILE} and {INFO_FILE} are missing): reinstall "
-                          "fer_lab from a full checkout, or name a trained model (models:/fer_lab@champion)")
+        raise FerLabError(
+            f"no bundled model in {folder} ({MODEL_FILE} and {INFO_FILE} are missing): reinstall "
+            "fer_lab from a full checkout, or name a trained model (models:/fer_lab@champion)"
+        )
     info = json.loads((folder / INFO_FILE).read_text())
     return BundledModel(folder, ModelMetadata.from_dict(info["metadata"]), info.get("card", {}))
 
@@ -87,14 +89,19 @@ def bundled_mlflow_model(cache: Path) -> Path:
             import shutil
 
             shutil.rmtree(tmp)
-        mlflow.keras.save_model(model, str(tmp), signature=infer_signature(x, np.asarray(model.predict(x, verbose=0))),
-                                metadata={METADATA_KEY: bundled.metadata.to_dict()})
+        mlflow.keras.save_model(
+            model,
+            str(tmp),
+            signature=infer_signature(x, np.asarray(model.predict(x, verbose=0))),
+            metadata={METADATA_KEY: bundled.metadata.to_dict()},
+        )
         tmp.rename(folder)
     return folder
 
 
-def write_from_run(model_uri: str, command: str, tracking_uri: str | None = None,
-                   folder: Path | None = None) -> BundledModel:
+def write_from_run(
+    model_uri: str, command: str, tracking_uri: str | None = None, folder: Path | None = None
+) -> BundledModel:
     """Make the logged model at `model_uri` the bundled one, with a card of its training run's numbers."""
     from fer_lab.tracking.model_io import load_logged_model, training_run
     from fer_lab.tracking.registry import VAL_FINGERPRINT_TAG
@@ -108,16 +115,25 @@ def write_from_run(model_uri: str, command: str, tracking_uri: str | None = None
     metrics, tags, params = run.data.metrics, run.data.tags, run.data.params
     missing = [k for k in CARD_METRICS if k not in metrics]
     if missing:
-        raise FerLabError(f"run {run.info.run_id} lacks {', '.join(missing)}: bundle a model evaluated on a "
-                          "validation and a test split by `python -m fer_lab.train`")
-    card = {"model_name": metadata.model_name, "run_id": run.info.run_id, "command": command,
-            "commit": tags.get("git_commit", "unknown"), "hardware": tags.get("hardware", "unknown"),
-            "data": Path(tags.get("data.source", "unknown")).name,
-            "splits": {s: tags.get(f"data.{s}_origin") for s in ("train", "val", "test")},
-            "val_fingerprint": tags.get(VAL_FINGERPRINT_TAG), "tta": params.get("evaluation.tta", "none"),
-            **{k: round(metrics[k], 4) for k in CARD_METRICS},
-            "train_minutes": round(metrics.get("train_seconds", 0.0) / 60, 1),
-            "epochs": int(metrics.get("epochs_trained", 0)), "params": int(model.count_params())}
+        raise FerLabError(
+            f"run {run.info.run_id} lacks {', '.join(missing)}: bundle a model evaluated on a "
+            "validation and a test split by `python -m fer_lab.train`"
+        )
+    card = {
+        "model_name": metadata.model_name,
+        "run_id": run.info.run_id,
+        "command": command,
+        "commit": tags.get("git_commit", "unknown"),
+        "hardware": tags.get("hardware", "unknown"),
+        "data": Path(tags.get("data.source", "unknown")).name,
+        "splits": {s: tags.get(f"data.{s}_origin") for s in ("train", "val", "test")},
+        "val_fingerprint": tags.get(VAL_FINGERPRINT_TAG),
+        "tta": params.get("evaluation.tta", "none"),
+        **{k: round(metrics[k], 4) for k in CARD_METRICS},
+        "train_minutes": round(metrics.get("train_seconds", 0.0) / 60, 1),
+        "epochs": int(metrics.get("epochs_trained", 0)),
+        "params": int(model.count_params()),
+    }
     bundled = write_bundled_model(model, metadata, card, folder)
     card["size_mb"] = round(bundled.model_file.stat().st_size / 2**20, 2)
     card["ms_per_face"] = round(_ms_per_face(model, metadata, card["tta"]), 2)
@@ -126,14 +142,24 @@ def write_from_run(model_uri: str, command: str, tracking_uri: str | None = None
     return bundled
 
 
-CARD_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "test_recall_disgust",
-                "test_recall_fear")
+CARD_METRICS = (
+    "val_accuracy",
+    "val_macro_f1",
+    "test_accuracy",
+    "test_macro_f1",
+    "test_recall_disgust",
+    "test_recall_fear",
+)
 
 
 def render_card(bundled: BundledModel) -> str:
     """MODEL_CARD.md: what the bundled model is, how it was made and how well it does, by split."""
     c, m = bundled.card, bundled.metadata
-    return f"""# fer_lab bundled reference model: {c['model_name']}
+    test_row = (
+        f"| test | {c['test_accuracy']:.4f} | {c['test_macro_f1']:.4f} | {c['test_recall_disgust']:.4f} "
+        f"| {c['test_recall_fear']:.4f} |"
+    )
+    return f"""# fer_lab bundled reference model: {c["model_name"]}
 
 Used by `python -m fer_lab.app`, `predict`, `live`, `serve` and `EmotionRecognizer` when the registry has no
 `models:/fer_lab@champion`; its model URI is `bundled`.
@@ -141,21 +167,21 @@ Used by `python -m fer_lab.app`, `predict`, `live`, `serve` and `EmotionRecogniz
 | | |
 |---|---|
 | input | {m.image_size}x{m.image_size} grayscale face, raw 0..255 pixels, face margin {m.face_margin} |
-| classes | {', '.join(m.class_names)} |
-| parameters | {c['params']:,} ({c['size_mb']} MB file) |
-| data | {c['data']}: train = {c['splits']['train']}; val = {c['splits']['val']}; test = {c['splits']['test']} |
-| training | {c['train_minutes']} min, {c['epochs']} epochs on {c['hardware']} |
-| command | `{c['command']}` |
-| commit | {c['commit']} (MLflow run {c['run_id']}) |
+| classes | {", ".join(m.class_names)} |
+| parameters | {c["params"]:,} ({c["size_mb"]} MB file) |
+| data | {c["data"]}: train = {c["splits"]["train"]}; val = {c["splits"]["val"]}; test = {c["splits"]["test"]} |
+| training | {c["train_minutes"]} min, {c["epochs"]} epochs on {c["hardware"]} |
+| command | `{c["command"]}` |
+| commit | {c["commit"]} (MLflow run {c["run_id"]}) |
 
-Checkpoint chosen on validation accuracy only. Scores with test-time augmentation `{c['tta']}` (the live default):
+Checkpoint chosen on validation accuracy only. Scores with test-time augmentation `{c["tta"]}` (the live default):
 
 | split | accuracy | macro-F1 | disgust recall | fear recall |
 |---|---|---|---|---|
-| val | {c['val_accuracy']:.4f} | {c['val_macro_f1']:.4f} | | |
-| test | {c['test_accuracy']:.4f} | {c['test_macro_f1']:.4f} | {c['test_recall_disgust']:.4f} | {c['test_recall_fear']:.4f} |
+| val | {c["val_accuracy"]:.4f} | {c["val_macro_f1"]:.4f} | | |
+{test_row}
 
-Speed: {c['ms_per_face']} ms per face (model only, tta={c['tta']}, one face per call, on the training machine).
+Speed: {c["ms_per_face"]} ms per face (model only, tta={c["tta"]}, one face per call, on the training machine).
 """
 
 
@@ -176,8 +202,12 @@ def register_bundled(name: str, tracking_uri: str | None = None) -> str:
     size = bundled.metadata.image_size
     card = bundled.card
     with mlflow.start_run(experiment_id=experiment_id, run_name="bundled_reference"):
-        mlflow.set_tags({"fer_lab.bundled_from_run": card.get("run_id", ""),
-                         **({VAL_FINGERPRINT_TAG: card["val_fingerprint"]} if card.get("val_fingerprint") else {})})
+        mlflow.set_tags(
+            {
+                "fer_lab.bundled_from_run": card.get("run_id", ""),
+                **({VAL_FINGERPRINT_TAG: card["val_fingerprint"]} if card.get("val_fingerprint") else {}),
+            }
+        )
         mlflow.log_metrics({k: float(card[k]) for k in CARD_METRICS if k in card})
         info = log_keras_model(model, bundled.metadata, np.zeros((1, size, size, 1), "float32"), name)
     version = str(info.registered_model_version)

@@ -31,8 +31,11 @@ class ModelEntry:
         return {**asdict(self), "aliases": list(self.aliases)}
 
     def describe(self) -> str:
-        scores = ", ".join(f"{split} accuracy {value:.3f}" for split, value in
-                           (("val", self.val_accuracy), ("test", self.test_accuracy)) if value is not None)
+        scores = ", ".join(
+            f"{split} accuracy {value:.3f}"
+            for split, value in (("val", self.val_accuracy), ("test", self.test_accuracy))
+            if value is not None
+        )
         where = f"{self.name} version {self.version}" if self.version else self.name
         return f"{self.uri} ({where}{': ' + scores if scores else ''})"
 
@@ -51,9 +54,13 @@ def default_model_uri(tracking_uri: str | None = None) -> str:
 
 def bundled_entry() -> ModelEntry:
     card = bundled_model().card
-    return ModelEntry(BUNDLED_URI, f"bundled reference model ({card.get('model_name', 'fer_lab')})",
-                      run_id=card.get("run_id"), val_accuracy=card.get("val_accuracy"),
-                      test_accuracy=card.get("test_accuracy"))
+    return ModelEntry(
+        BUNDLED_URI,
+        f"bundled reference model ({card.get('model_name', 'fer_lab')})",
+        run_id=card.get("run_id"),
+        val_accuracy=card.get("val_accuracy"),
+        test_accuracy=card.get("test_accuracy"),
+    )
 
 
 def available_models(tracking_uri: str | None = None) -> list[ModelEntry]:
@@ -86,8 +93,10 @@ def describe_model(uri: str, tracking_uri: str | None = None) -> ModelEntry:
                 name, _, version = name.partition("/")
                 mv = client.get_model_version(name, version)
         except Exception:  # missing model, version or alias
-            raise FerLabError(f"no registered model {uri}: pick one of `python -m fer_lab.app`'s model list, or "
-                              "train and register one with `python -m fer_lab.train`") from None
+            raise FerLabError(
+                f"no registered model {uri}: pick one of `python -m fer_lab.app`'s model list, or "
+                "train and register one with `python -m fer_lab.train`"
+            ) from None
         model_aliases = client.get_registered_model(name).aliases or {}
         aliases = tuple(sorted(a for a, v in model_aliases.items() if str(v) == str(mv.version)))
         return _version_entry(client, name, mv, aliases, uri)
@@ -96,8 +105,15 @@ def describe_model(uri: str, tracking_uri: str | None = None) -> ModelEntry:
 
 def _version_entry(client, name: str, mv, aliases: tuple[str, ...], uri: str | None = None) -> ModelEntry:
     metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-    return ModelEntry(uri or f"models:/{name}/{mv.version}", name, str(mv.version), aliases, mv.run_id,
-                      metrics.get("val_accuracy"), metrics.get("test_accuracy"))
+    return ModelEntry(
+        uri or f"models:/{name}/{mv.version}",
+        name,
+        str(mv.version),
+        aliases,
+        mv.run_id,
+        metrics.get("val_accuracy"),
+        metrics.get("test_accuracy"),
+    )
 
 
 def _client(tracking_uri: str | None):

@@ -16,8 +16,7 @@ from fer_lab.errors import FerLabError
 from fer_lab.inference.recognizer import EmotionRecognizer
 from fer_lab.paths import project_root
 
-FORMATS = {"savedmodel": ("tf_saved_model", "_savedmodel"), "tflite": ("litert", ".tflite"),
-           "onnx": ("onnx", ".onnx")}
+FORMATS = {"savedmodel": ("tf_saved_model", "_savedmodel"), "tflite": ("litert", ".tflite"), "onnx": ("onnx", ".onnx")}
 """Our format name -> (keras export format, output suffix)."""
 ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
 
@@ -28,8 +27,10 @@ def export_model(model, fmt: str, output: Path) -> Path:
     if fmt == "onnx":
         missing = [p for p in ONNX_PACKAGES if importlib.util.find_spec(p) is None]
         if missing:
-            raise FerLabError(f"format=onnx needs the packages {', '.join(missing)}, which are not installed: "
-                              f"`.venv/bin/pip install {' '.join(missing)}` (or use format=savedmodel|tflite)")
+            raise FerLabError(
+                f"format=onnx needs the packages {', '.join(missing)}, which are not installed: "
+                f"`.venv/bin/pip install {' '.join(missing)}` (or use format=savedmodel|tflite)"
+            )
     output.parent.mkdir(parents=True, exist_ok=True)
     model.export(str(output), format=FORMATS[fmt][0], verbose=False)
     return output
@@ -62,20 +63,27 @@ def check_export(recognizer: EmotionRecognizer, fmt: str, output: Path, n: int, 
     x = np.random.default_rng(0).integers(0, 256, (n, size, size, 1)).astype("float32")
     diff = float(np.max(np.abs(predict_exported(fmt, output, x) - recognizer.predict_proba(x))))
     if not diff <= tolerance:
-        raise FerLabError(f"the {fmt} export {output} disagrees with the Keras model: max probability "
-                          f"difference {diff:.2e} > tolerance {tolerance:g}. Do not use it; report the model "
-                          "name and format (a layer may convert badly), or raise tolerance=... if acceptable")
+        raise FerLabError(
+            f"the {fmt} export {output} disagrees with the Keras model: max probability "
+            f"difference {diff:.2e} > tolerance {tolerance:g}. Do not use it; report the model "
+            "name and format (a layer may convert badly), or raise tolerance=... if acceptable"
+        )
     return diff
 
 
-def export_checked(recognizer: EmotionRecognizer, source: str, fmt: str, output: Path, check_images: int,
-                   tolerance: float) -> float:
+def export_checked(
+    recognizer: EmotionRecognizer, source: str, fmt: str, output: Path, check_images: int, tolerance: float
+) -> float:
     """Export the model of `recognizer` (loaded from `source`), check it on `check_images` images and write
     <output>.json; returns the largest probability difference."""
     export_model(recognizer.model, fmt, output)
     diff = check_export(recognizer, fmt, output, check_images, tolerance)
-    sidecar = {**recognizer.metadata.to_dict(), "source": source, "format": fmt,
-               "input": f"float32 (N, {recognizer.image_size}, {recognizer.image_size}, 1) raw pixels 0..255"}
+    sidecar = {
+        **recognizer.metadata.to_dict(),
+        "source": source,
+        "format": fmt,
+        "input": f"float32 (N, {recognizer.image_size}, {recognizer.image_size}, 1) raw pixels 0..255",
+    }
     Path(f"{output}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return diff
 

@@ -20,7 +20,7 @@ class Box:
     h: int
     score: float = 1.0
 
-    def iou(self, other: "Box") -> float:
+    def iou(self, other: Box) -> float:
         ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         inter = ix * iy
@@ -43,10 +43,10 @@ def crop_faces(gray: np.ndarray, boxes: list[Box], size: int, margin: float = 0.
     height, width = gray.shape[:2]
     for i, box in enumerate(boxes):
         side = max(box.w, box.h) * (1.0 + 2.0 * margin)
-        x0 = int(round(box.x + box.w / 2 - side / 2))
-        y0 = int(round(box.y + box.h / 2 - side / 2))
-        x1, y1 = x0 + max(1, int(round(side))), y0 + max(1, int(round(side)))
-        crop = gray[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
+        x0 = round(box.x + box.w / 2 - side / 2)
+        y0 = round(box.y + box.h / 2 - side / 2)
+        x1, y1 = x0 + max(1, round(side)), y0 + max(1, round(side))
+        crop = gray[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
         pads = (max(-y0, 0), max(y1 - height, 0), max(-x0, 0), max(x1 - width, 0))
         if any(pads):
             crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
@@ -70,14 +70,13 @@ def downscale(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
     if not width or image.shape[1] <= width:
         return image, 1.0
     scale = image.shape[1] / width
-    small = cv2.resize(image, (width, int(round(image.shape[0] / scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, (width, round(image.shape[0] / scale)), interpolation=cv2.INTER_AREA)
     return small, scale
 
 
 def scaled_box(x, y, w, h, scale: float, score: float = 1.0) -> Box:
     """A Box of a downscaled frame, in the pixels of the full frame."""
-    return Box(int(round(x * scale)), int(round(y * scale)), int(round(w * scale)), int(round(h * scale)),
-               score)
+    return Box(round(x * scale), round(y * scale), round(w * scale), round(h * scale), score)
 
 
 def largest_first(boxes: list[Box]) -> list[Box]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from fer_lab.errors import FerLabError
 from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
@@ -17,8 +17,7 @@ def load_model(uri: str, tracking_uri: str | None = None):
     if str(uri) == BUNDLED_URI:
         bundled = bundled_model()
         meta = bundled.metadata
-        return load_model_file(bundled.model_file, meta.class_names, meta.image_size, meta.face_margin,
-                               meta.model_name)
+        return load_model_file(bundled.model_file, meta.class_names, meta.image_size, meta.face_margin, meta.model_name)
     if str(uri).endswith(".keras"):
         return load_model_file(uri)
     from fer_lab.tracking.uri import configure_tracking
@@ -27,8 +26,13 @@ def load_model(uri: str, tracking_uri: str | None = None):
     return load_logged_model(str(uri))
 
 
-def load_model_file(path: str | Path, class_names: Sequence[str] = EMOTIONS, image_size: int | None = None,
-                    face_margin: float = 0.0, model_name: str | None = None):
+def load_model_file(
+    path: str | Path,
+    class_names: Sequence[str] = EMOTIONS,
+    image_size: int | None = None,
+    face_margin: float = 0.0,
+    model_name: str | None = None,
+):
     """(keras.Model, ModelMetadata) of a local .keras file; what MLflow metadata would say is given here."""
     import keras
 
@@ -41,8 +45,10 @@ def load_model_file(path: str | Path, class_names: Sequence[str] = EMOTIONS, ima
     except Exception as err:  # keras raises ValueError, OSError, zipfile errors...
         raise FerLabError(f"cannot load Keras model {path}: {err}") from None
     if model.output_shape[-1] != len(class_names):
-        raise FerLabError(f"model file {path} has {model.output_shape[-1]} outputs but {len(class_names)} class "
-                          f"names ({', '.join(class_names)}; a bare .keras file is read with the FER-2013 ones): "
-                          "use the models:/ URI of a model logged by fer_lab.train, which carries its class names")
+        raise FerLabError(
+            f"model file {path} has {model.output_shape[-1]} outputs but {len(class_names)} class "
+            f"names ({', '.join(class_names)}; a bare .keras file is read with the FER-2013 ones): "
+            "use the models:/ URI of a model logged by fer_lab.train, which carries its class names"
+        )
     size = image_size or model.input_shape[1]
     return model, ModelMetadata(tuple(class_names), int(size), float(face_margin), model_name or Path(path).stem)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -12,13 +12,22 @@ from fer_lab.inference.recognizer import FacePrediction
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BAR_WIDTH = 70
 ROW_HEIGHT = 11
-PALETTE = [(60, 60, 230), (60, 160, 60), (180, 80, 160), (40, 200, 240), (200, 120, 40),
-           (230, 200, 40), (190, 190, 190), (120, 120, 255)]
+PALETTE = [
+    (60, 60, 230),
+    (60, 160, 60),
+    (180, 80, 160),
+    (40, 200, 240),
+    (200, 120, 40),
+    (230, 200, 40),
+    (190, 190, 190),
+    (120, 120, 255),
+]
 """BGR colour of each class, in class order."""
 
 
-def draw_faces(frame: np.ndarray, faces: Sequence[FacePrediction], class_names: Sequence[str],
-               fps: float | None = None) -> np.ndarray:
+def draw_faces(
+    frame: np.ndarray, faces: Sequence[FacePrediction], class_names: Sequence[str], fps: float | None = None
+) -> np.ndarray:
     """Annotate `frame` in place (and return it)."""
     for face in faces:
         _draw_face(frame, face, class_names)
@@ -53,5 +62,10 @@ def _draw_bars(frame: np.ndarray, face: FacePrediction, class_names: Sequence[st
         p = face.probabilities[name]
         cv2.putText(frame, name[:3], (x, row + ROW_HEIGHT - 2), FONT, 0.33, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.rectangle(frame, (x + 28, row + 2), (x + 28 + BAR_WIDTH, row + ROW_HEIGHT - 1), (50, 50, 50), -1)
-        cv2.rectangle(frame, (x + 28, row + 2), (x + 28 + int(round(p * BAR_WIDTH)), row + ROW_HEIGHT - 1),
-                      PALETTE[i % len(PALETTE)], -1)
+        cv2.rectangle(
+            frame,
+            (x + 28, row + 2),
+            (x + 28 + round(p * BAR_WIDTH), row + ROW_HEIGHT - 1),
+            PALETTE[i % len(PALETTE)],
+            -1,
+        )

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from fer_lab.config import TTA_MODES, require
+from fer_lab.config import REGISTERED_MODEL_NAME, TTA_MODES, require
 from fer_lab.errors import FerLabError
 from fer_lab.inference.detectors import make_detector
 from fer_lab.inference.faces import Box, FaceDetector, crop_faces, to_gray
 from fer_lab.inference.loading import load_model, load_model_file
 from fer_lab.labels import EMOTIONS
 from fer_lab.tracking.model_io import ModelMetadata, registry_uri
-from fer_lab.tracking.registry import CHAMPION, REGISTERED_MODEL_NAME
+from fer_lab.tracking.registry import CHAMPION
 
 BATCH = 256
 
@@ -43,44 +43,62 @@ class EmotionRecognizer:
     frame first. Models take raw 0..255 grayscale pixels: all scaling happens inside the model.
     """
 
-    def __init__(self, model, metadata: ModelMetadata, detector: FaceDetector | None = None,
-                 tta: str = "none", crop_fraction: float = 0.875):
+    def __init__(
+        self,
+        model,
+        metadata: ModelMetadata,
+        detector: FaceDetector | None = None,
+        tta: str = "none",
+        crop_fraction: float = 0.875,
+    ):
         expected = (metadata.image_size, metadata.image_size, 1)
         actual = tuple(model.input_shape[1:])
         if actual != expected:
-            raise FerLabError(f"model {metadata.model_name!r} expects input {actual} but its metadata says "
-                              f"{expected} ({metadata.image_size}x{metadata.image_size} grayscale); "
-                              "retrain and log it with fer_lab.train, or pass the right image_size")
+            raise FerLabError(
+                f"model {metadata.model_name!r} expects input {actual} but its metadata says "
+                f"{expected} ({metadata.image_size}x{metadata.image_size} grayscale); "
+                "retrain and log it with fer_lab.train, or pass the right image_size"
+            )
         outputs = model.output_shape[-1]
         if outputs != len(metadata.class_names):
-            raise FerLabError(f"model {metadata.model_name!r} has {outputs} outputs but "
-                              f"{len(metadata.class_names)} class names; pass class_names that match")
+            raise FerLabError(
+                f"model {metadata.model_name!r} has {outputs} outputs but "
+                f"{len(metadata.class_names)} class names; pass class_names that match"
+            )
         require(tta in TTA_MODES, "tta", tta, " | ".join(TTA_MODES) + " (test-time augmentation, as evaluate's)")
         self.model, self.metadata, self.tta, self.crop_fraction = model, metadata, tta, crop_fraction
         self.detector = detector if detector is not None else make_detector()
 
     @classmethod
-    def from_registry(cls, name: str = REGISTERED_MODEL_NAME, alias: str = CHAMPION,
-                      tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
+    def from_registry(
+        cls, name: str = REGISTERED_MODEL_NAME, alias: str = CHAMPION, tracking_uri: str | None = None, **kwargs
+    ) -> EmotionRecognizer:
         """The registered model `name` with `alias` (by default the champion of REGISTERED_MODEL_NAME)."""
         return cls.from_uri(registry_uri(name, alias), tracking_uri=tracking_uri, **kwargs)
 
     @classmethod
-    def from_default(cls, tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
+    def from_default(cls, tracking_uri: str | None = None, **kwargs) -> EmotionRecognizer:
         """models:/fer_lab@champion when the registry has it, else the bundled reference model."""
         from fer_lab.inference.catalog import default_model_uri
 
         return cls.from_uri(default_model_uri(tracking_uri), tracking_uri=tracking_uri, **kwargs)
 
     @classmethod
-    def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs) -> "EmotionRecognizer":
+    def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs) -> EmotionRecognizer:
         """models:/name@alias, models:/name/3, runs:/<run id>/model, an MLflow model folder, a .keras file,
         or `bundled` (the reference model shipped in the package)."""
         return cls(*load_model(uri, tracking_uri), **kwargs)
 
     @classmethod
-    def from_file(cls, path: str | Path, class_names: Sequence[str] = EMOTIONS, image_size: int | None = None,
-                  face_margin: float = 0.0, model_name: str | None = None, **kwargs) -> "EmotionRecognizer":
+    def from_file(
+        cls,
+        path: str | Path,
+        class_names: Sequence[str] = EMOTIONS,
+        image_size: int | None = None,
+        face_margin: float = 0.0,
+        model_name: str | None = None,
+        **kwargs,
+    ) -> EmotionRecognizer:
         """A local .keras file; what MLflow metadata would say is given here (image_size: the model's)."""
         return cls(*load_model_file(path, class_names, image_size, face_margin, model_name), **kwargs)
 
@@ -97,8 +115,13 @@ class EmotionRecognizer:
         if isinstance(images, np.ndarray) and images.ndim in (2, 3) and not _is_gray_batch(images):
             images = [images]
         faces = [to_gray(_pixels(image)) for image in images]
-        return np.concatenate([crop_faces(face, [Box(0, 0, face.shape[1], face.shape[0])], self.image_size)
-                               for face in faces]) if faces else self._empty()
+        return (
+            np.concatenate(
+                [crop_faces(face, [Box(0, 0, face.shape[1], face.shape[0])], self.image_size) for face in faces]
+            )
+            if faces
+            else self._empty()
+        )
 
     def predict_proba(self, faces: np.ndarray) -> np.ndarray:
         """Class probabilities (N, K) for preprocessed faces (N, S, S, 1) 0..255, in batches of BATCH.
@@ -107,7 +130,7 @@ class EmotionRecognizer:
         costs more than the model itself.
         """
         x = np.asarray(faces, dtype="float32")
-        chunks = [self._forward(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]
+        chunks = [self._forward(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
         return np.concatenate(chunks) if chunks else np.zeros((0, len(self.class_names)), dtype="float32")
 
     def predict(self, images) -> list[Prediction]:
@@ -127,7 +150,7 @@ class EmotionRecognizer:
         """Every face of a frame (largest first), classified in one batch."""
         boxes, gray = self.detect(frame)
         probs = self.predict_proba(self.crop(gray, boxes))
-        return [self.face_prediction(box, p) for box, p in zip(boxes, probs)]
+        return [self.face_prediction(box, p) for box, p in zip(boxes, probs, strict=True)]
 
     def face_prediction(self, box: Box, probs: np.ndarray) -> FacePrediction:
         p = self._prediction(probs)
@@ -141,8 +164,11 @@ class EmotionRecognizer:
 
     def _prediction(self, probs: np.ndarray) -> Prediction:
         top = int(np.argmax(probs))
-        return Prediction(self.class_names[top], float(probs[top]),
-                          {name: float(v) for name, v in zip(self.class_names, probs)})
+        return Prediction(
+            self.class_names[top],
+            float(probs[top]),
+            {name: float(v) for name, v in zip(self.class_names, probs, strict=True)},
+        )
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.image_size, self.image_size, 1), dtype="float32")

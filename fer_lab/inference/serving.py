@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,11 +33,15 @@ def load_metadata(model_uri: str, tracking_uri: str | None = None) -> ModelMetad
         meta = (mlflow.models.get_model_info(model_uri).metadata or {}).get(METADATA_KEY)
     except Exception as err:  # mlflow raises several types for a missing model or alias
         reason = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
-        raise FerLabError(f"cannot read model {model_uri}: {reason}. Train and register one with "
-                          "`python -m fer_lab.train`, or name another with --model") from None
+        raise FerLabError(
+            f"cannot read model {model_uri}: {reason}. Train and register one with "
+            "`python -m fer_lab.train`, or name another with --model"
+        ) from None
     if meta is None:
-        raise FerLabError(f"model {model_uri} was not logged by fer_lab (no '{METADATA_KEY}' metadata); "
-                          "name a model trained with `python -m fer_lab.train` with --model")
+        raise FerLabError(
+            f"model {model_uri} was not logged by fer_lab (no '{METADATA_KEY}' metadata); "
+            "name a model trained with `python -m fer_lab.train` with --model"
+        )
     return ModelMetadata.from_dict(meta)
 
 
@@ -55,26 +59,36 @@ def invocations_url(url: str) -> str:
 def post(url: str, body: dict) -> np.ndarray:
     """The server's probabilities (N, K) for the request `body`; `url` is the base or /invocations address."""
     address = invocations_url(url)
-    request = urllib.request.Request(address, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        address, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return np.asarray(json.loads(response.read())["predictions"], dtype="float32")
     except urllib.error.HTTPError as err:
         if err.code == 404:
-            raise FerLabError(f"{address} answered 404 Not Found: no model server scores requests there. "
-                              f"Start one with `make serve` and pass its address, e.g. --url {DEFAULT_URL} "
-                              f"(or {DEFAULT_URL}{ENDPOINT})") from None
-        raise FerLabError(f"the model server at {url} refused the request ({err.code}): "
-                          f"{err.read().decode(errors='replace')[:300]}") from None
+            raise FerLabError(
+                f"{address} answered 404 Not Found: no model server scores requests there. "
+                f"Start one with `make serve` and pass its address, e.g. --url {DEFAULT_URL} "
+                f"(or {DEFAULT_URL}{ENDPOINT})"
+            ) from None
+        raise FerLabError(
+            f"the model server at {url} refused the request ({err.code}): {err.read().decode(errors='replace')[:300]}"
+        ) from None
     except (urllib.error.URLError, OSError) as err:
-        raise FerLabError(f"no model server at {url} ({getattr(err, 'reason', err)}); start it with "
-                          "`make serve`") from None
+        raise FerLabError(
+            f"no model server at {url} ({getattr(err, 'reason', err)}); start it with `make serve`"
+        ) from None
 
 
 def labelled_faces(meta: ModelMetadata, boxes: Sequence[Box], probs: np.ndarray) -> list[dict]:
     """Box, label, confidence and every class probability of each face, as JSON-ready dicts."""
-    return [{"box": {"x": b.x, "y": b.y, "w": b.w, "h": b.h},
-             "label": meta.class_names[int(np.argmax(p))], "confidence": round(float(np.max(p)), 4),
-             "probabilities": {c: round(float(v), 4) for c, v in zip(meta.class_names, p)}}
-            for b, p in zip(boxes, probs)]
+    return [
+        {
+            "box": {"x": b.x, "y": b.y, "w": b.w, "h": b.h},
+            "label": meta.class_names[int(np.argmax(p))],
+            "confidence": round(float(np.max(p)), 4),
+            "probabilities": {c: round(float(v), 4) for c, v in zip(meta.class_names, p, strict=True)},
+        }
+        for b, p in zip(boxes, probs, strict=True)
+    ]

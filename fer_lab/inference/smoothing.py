@@ -24,7 +24,7 @@ class FaceSmoother:
         """(track ids, smoothed probabilities) for this frame's faces."""
         free = list(self._tracks)
         ids, smoothed, tracks = [], [], []
-        for box, p in zip(boxes, probs):
+        for box, p in zip(boxes, probs, strict=True):
             match = max(free, key=lambda t: box.iou(t[1]), default=None)
             if match is not None and box.iou(match[1]) >= self.min_iou:
                 free.remove(match)

@@ -8,8 +8,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -29,8 +29,9 @@ class VideoSource:
         self.is_camera = isinstance(source, int) or str(source).strip().isdigit()
         self.name = f"camera {int(source)}" if self.is_camera else str(source)
         if not self.is_camera and not Path(source).is_file():
-            raise FerLabError(f"video file {source} not found; pass source=<camera index> or "
-                              "source=<path to a video file>")
+            raise FerLabError(
+                f"video file {source} not found; pass source=<camera index> or source=<path to a video file>"
+            )
         self.capture = cv2.VideoCapture(int(source) if self.is_camera else str(source))
         if not self.capture.isOpened():
             raise FerLabError(self._unreadable())
@@ -55,10 +56,14 @@ class VideoSource:
 
     def _unreadable(self) -> str:
         if self.is_camera:
-            return (f"cannot open {self.name}: no camera at that index, or it is busy or not permitted. "
-                    "Connect a camera, try another index (source=1), or pass a video file (source=clip.mp4)")
-        return (f"cannot read video {self.name}: not a video OpenCV can decode (corrupt file or "
-                f"unsupported codec). Convert it, e.g. `ffmpeg -i {self.name} -c:v libx264 fixed.mp4`")
+            return (
+                f"cannot open {self.name}: no camera at that index, or it is busy or not permitted. "
+                "Connect a camera, try another index (source=1), or pass a video file (source=clip.mp4)"
+            )
+        return (
+            f"cannot read video {self.name}: not a video OpenCV can decode (corrupt file or "
+            f"unsupported codec). Convert it, e.g. `ffmpeg -i {self.name} -c:v libx264 fixed.mp4`"
+        )
 
 
 class VideoSink:
@@ -67,8 +72,10 @@ class VideoSink:
     def __init__(self, path: str | Path, fps: float):
         self.path, self.fps = Path(path), fps
         if self.path.suffix.lower() not in FOURCC:
-            raise FerLabError(f"cannot write video {self.path}: unsupported extension "
-                              f"{self.path.suffix or '(none)'}; use one of {', '.join(FOURCC)}")
+            raise FerLabError(
+                f"cannot write video {self.path}: unsupported extension "
+                f"{self.path.suffix or '(none)'}; use one of {', '.join(FOURCC)}"
+            )
         self.writer: cv2.VideoWriter | None = None
 
     def write(self, frame: np.ndarray) -> None:
@@ -97,15 +104,40 @@ class FaceCsv:
             raise FerLabError(f"cannot write CSV {self.path}: {err.strerror}") from None
         self.class_names = tuple(class_names)
         self.writer = csv.writer(self.file)
-        self.writer.writerow(["frame", "time_s", "face", "track", "x", "y", "w", "h", "label", "confidence",
-                              *(f"p_{name}" for name in self.class_names)])
+        self.writer.writerow(
+            [
+                "frame",
+                "time_s",
+                "face",
+                "track",
+                "x",
+                "y",
+                "w",
+                "h",
+                "label",
+                "confidence",
+                *(f"p_{name}" for name in self.class_names),
+            ]
+        )
 
-    def write(self, frame: int, seconds: float, boxes: Sequence[Box], tracks: Sequence[int],
-              probs: np.ndarray) -> None:
-        for face, (box, track, p) in enumerate(zip(boxes, tracks, probs)):
+    def write(self, frame: int, seconds: float, boxes: Sequence[Box], tracks: Sequence[int], probs: np.ndarray) -> None:
+        for face, (box, track, p) in enumerate(zip(boxes, tracks, probs, strict=True)):
             top = int(np.argmax(p))
-            self.writer.writerow([frame, f"{seconds:.3f}", face, track, box.x, box.y, box.w, box.h,
-                                  self.class_names[top], f"{p[top]:.4f}", *(f"{v:.4f}" for v in p)])
+            self.writer.writerow(
+                [
+                    frame,
+                    f"{seconds:.3f}",
+                    face,
+                    track,
+                    box.x,
+                    box.y,
+                    box.w,
+                    box.h,
+                    self.class_names[top],
+                    f"{p[top]:.4f}",
+                    *(f"{v:.4f}" for v in p),
+                ]
+            )
 
     def close(self) -> None:
         self.file.close()
@@ -117,8 +149,10 @@ class Window:
     def __init__(self, title: str):
         problem = gui_problem()
         if problem:
-            raise FerLabError(f"cannot open a window: {problem}. Run headless with display=false "
-                              "(and output=annotated.mp4 and/or csv=emotions.csv)")
+            raise FerLabError(
+                f"cannot open a window: {problem}. Run headless with display=false "
+                "(and output=annotated.mp4 and/or csv=emotions.csv)"
+            )
         self.title = title
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
 
@@ -137,8 +171,10 @@ def gui_problem() -> str | None:
     """Why no window can be shown here, or None if one can."""
     match = re.search(r"GUI:\s*(\S+)", cv2.getBuildInformation())
     if match and match.group(1).upper() == "NONE":
-        return ("this OpenCV build has no GUI support (opencv-python-headless). Install the GUI build: "
-                "`.venv/bin/pip uninstall -y opencv-python-headless && .venv/bin/pip install 'opencv-python<5'`")
+        return (
+            "this OpenCV build has no GUI support (opencv-python-headless). Install the GUI build: "
+            "`.venv/bin/pip uninstall -y opencv-python-headless && .venv/bin/pip install 'opencv-python<5'`"
+        )
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "no display (DISPLAY is not set: a server or SSH session without X forwarding)"
     return None

@@ -20,14 +20,28 @@ from fer_lab.registry import import_submodules
 
 CROP = "input_crop"  # name of the model.input_crop layer (TTA looks for it)
 
-__all__ = ["CROP", "MODELS", "augmentation_settings", "build_model", "caches_head_features", "has_backbone",
-           "load_with_jit", "set_body_trainable", "body_layers", "head_input"]
+__all__ = [
+    "CROP",
+    "MODELS",
+    "augmentation_settings",
+    "body_layers",
+    "build_model",
+    "caches_head_features",
+    "has_backbone",
+    "head_input",
+    "load_with_jit",
+    "set_body_trainable",
+]
 
 import_submodules(__name__)
 
 
-def build_model(model_cfg: DictConfig | dict, augmentation_cfg: DictConfig | dict | None = None,
-                input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7) -> keras.Model:
+def build_model(
+    model_cfg: DictConfig | dict,
+    augmentation_cfg: DictConfig | dict | None = None,
+    input_shape: tuple[int, int, int] = (48, 48, 1),
+    num_classes: int = 7,
+) -> keras.Model:
     """An uncompiled keras.Model named after model.name; the augmentation block is active only in training.
 
     model.arch (default: model.name) picks the architecture; the config is checked against its schema.
@@ -48,8 +62,12 @@ def build_model(model_cfg: DictConfig | dict, augmentation_cfg: DictConfig | dic
     x = augment(inputs) if augment is not None else inputs
     crop = cfg.input_crop
     if crop is not None:
-        require(size // 2 <= crop < size, "model.input_crop", crop,
-                f"null or a side in pixels in [{size // 2}, {size}), e.g. 42")
+        require(
+            size // 2 <= crop < size,
+            "model.input_crop",
+            crop,
+            f"null or a side in pixels in [{size // 2}, {size}), e.g. 42",
+        )
         x = keras.layers.CenterCrop(crop, crop, name=CROP)(x)
         size = crop
     model = keras.Model(inputs, build(x, cfg, size, num_classes), name=str(cfg.name))

@@ -11,7 +11,7 @@ A module defining one in fer_lab/models/ registers itself; conf/model/my_net.yam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import keras
 from omegaconf import DictConfig
@@ -50,13 +50,13 @@ class FineTuneConfig:
 class ModelConfig:
     """The keys every architecture has; an architecture's config dataclass extends it."""
 
-    arch: str = ""                  # the registered architecture (set by its schema)
-    name: str = "${.arch}"          # config name: names MLflow runs and the registered model's metadata
+    arch: str = ""  # the registered architecture (set by its schema)
+    name: str = "${.arch}"  # config name: names MLflow runs and the registered model's metadata
     # null, or a side in pixels in [S/2, S): centre-crop after augmentation, in training and inference alike;
     # with random translation a random crop (42 of 48 px: ~27% less compute per image)
-    input_crop: Optional[int] = None
+    input_crop: int | None = None
     # start from a trained fer_lab model of the same architecture: models:/name@alias, models:/name/3,
     # runs:/<id>/model, a .keras file or `bundled`. Every layer's weights are copied; the head's only when the
     # class names match (reordered if needed), else it starts fresh
-    init_from: Optional[str] = None
-    fine_tune: Optional[FineTuneConfig] = field(default_factory=FineTuneConfig)  # null: one phase
+    init_from: str | None = None
+    fine_tune: FineTuneConfig | None = field(default_factory=FineTuneConfig)  # null: one phase

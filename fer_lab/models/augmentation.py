@@ -12,8 +12,9 @@ Mixup is not a layer: the trainer mixes whole batches, reading `augmentation.mix
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import keras
 from omegaconf import DictConfig
@@ -30,7 +31,7 @@ class Augmentation:
     """One key of the augmentation config: its default (off), its check, and the layer it adds when set."""
 
     default: bool | float
-    expected: str                   # the valid values, for the error message
+    expected: str  # the valid values, for the error message
     valid: Callable[[Any], bool]
     layer: Callable[[Any, str], keras.layers.Layer] | None  # (value, layer name) -> layer; None: not a layer
 
@@ -38,14 +39,20 @@ class Augmentation:
 AUGMENTATIONS: Registry[Augmentation] = Registry("augmentation", "")  # keyed by the config key itself
 
 
-def register_augmentation(key: str, default: bool | float, expected: str, valid: Callable[[Any], bool],
-                          layer: Callable[[Any, str], keras.layers.Layer] | None = None) -> None:
+def register_augmentation(
+    key: str,
+    default: bool | float,
+    expected: str,
+    valid: Callable[[Any], bool],
+    layer: Callable[[Any, str], keras.layers.Layer] | None = None,
+) -> None:
     """Register config key `augmentation.<key>`; the block adds `layer(value, key)` when the value is not off."""
     AUGMENTATIONS.register(key)(Augmentation(default, expected, valid, layer))
 
 
 def in_range(high: float | None = None, below: bool = False) -> Callable[[Any], bool]:
     """A check for a number in [0, high] ([0, high) with below; >= 0 without high)."""
+
     def valid(value) -> bool:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             return False
@@ -54,19 +61,49 @@ def in_range(high: float | None = None, below: bool = False) -> Callable[[Any], 
     return valid
 
 
-register_augmentation("flip", False, "true or false", lambda v: isinstance(v, bool),
-                      lambda _, name: keras.layers.RandomFlip("horizontal", name=name))
-register_augmentation("rotation", 0.0, "a fraction of a full turn in [0, 0.5]: 0.04 = up to ±14°", in_range(0.5),
-                      lambda v, name: keras.layers.RandomRotation(v, name=name))
-register_augmentation("zoom", 0.0, "a fraction in [0, 1): 0.1 = zoom in or out by up to 10%",
-                      in_range(1.0, below=True), lambda v, name: keras.layers.RandomZoom(v, name=name))
-register_augmentation("translation", 0.0, "a fraction of the image side in [0, 1)", in_range(1.0, below=True),
-                      lambda v, name: keras.layers.RandomTranslation(v, v, name=name))
-register_augmentation("contrast", 0.0, "a contrast factor in [0, 1]", in_range(1.0),
-                      lambda v, name: keras.layers.RandomContrast(v, value_range=(0, 255), name=name))
+register_augmentation(
+    "flip",
+    False,
+    "true or false",
+    lambda v: isinstance(v, bool),
+    lambda _, name: keras.layers.RandomFlip("horizontal", name=name),
+)
+register_augmentation(
+    "rotation",
+    0.0,
+    "a fraction of a full turn in [0, 0.5]: 0.04 = up to ±14°",
+    in_range(0.5),
+    lambda v, name: keras.layers.RandomRotation(v, name=name),
+)
+register_augmentation(
+    "zoom",
+    0.0,
+    "a fraction in [0, 1): 0.1 = zoom in or out by up to 10%",
+    in_range(1.0, below=True),
+    lambda v, name: keras.layers.RandomZoom(v, name=name),
+)
+register_augmentation(
+    "translation",
+    0.0,
+    "a fraction of the image side in [0, 1)",
+    in_range(1.0, below=True),
+    lambda v, name: keras.layers.RandomTranslation(v, v, name=name),
+)
+register_augmentation(
+    "contrast",
+    0.0,
+    "a contrast factor in [0, 1]",
+    in_range(1.0),
+    lambda v, name: keras.layers.RandomContrast(v, value_range=(0, 255), name=name),
+)
 # factor (p, p): erase each image with probability exactly p; the patch is filled with noise
-register_augmentation("random_erasing", 0.0, "a probability in [0, 1]", in_range(1.0),
-                      lambda p, name: keras.layers.RandomErasing(factor=(p, p), value_range=(0, 255), name=name))
+register_augmentation(
+    "random_erasing",
+    0.0,
+    "a probability in [0, 1]",
+    in_range(1.0),
+    lambda p, name: keras.layers.RandomErasing(factor=(p, p), value_range=(0, 255), name=name),
+)
 register_augmentation("mixup", 0.0, "a Beta alpha >= 0 (0.2 is typical)", in_range())
 
 
@@ -75,9 +112,11 @@ def augmentation_settings(cfg: DictConfig | dict | None) -> dict[str, bool | flo
     cfg = cfg or {}
     unknown = [key for key in cfg if key not in AUGMENTATIONS]
     if unknown:
-        raise FerLabError(f"unknown augmentation key augmentation.{unknown[0]}: the keys are "
-                          f"{' | '.join(AUGMENTATIONS.names())}. Fix the name, or register the augmentation "
-                          "(fer_lab.models.augmentation.register_augmentation)")
+        raise FerLabError(
+            f"unknown augmentation key augmentation.{unknown[0]}: the keys are "
+            f"{' | '.join(AUGMENTATIONS.names())}. Fix the name, or register the augmentation "
+            "(fer_lab.models.augmentation.register_augmentation)"
+        )
     values = {}
     for key in AUGMENTATIONS.names():
         entry, value = AUGMENTATIONS[key], cfg.get(key)
@@ -94,8 +133,11 @@ def augmentation_block(cfg: DictConfig | dict | None) -> keras.Sequential | None
     Keras random image layers pass inputs through unchanged outside training. A model holding the block needs
     allow_jit on JAX.
     """
-    layers = [AUGMENTATIONS[key].layer(value, key) for key, value in augmentation_settings(cfg).items()
-              if value and AUGMENTATIONS[key].layer is not None]
+    layers = [
+        AUGMENTATIONS[key].layer(value, key)
+        for key, value in augmentation_settings(cfg).items()
+        if value and AUGMENTATIONS[key].layer is not None
+    ]
     return keras.Sequential(layers, name=BLOCK) if layers else None
 
 

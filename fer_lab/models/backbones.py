@@ -12,9 +12,9 @@ takes raw 0..255 pixels and loads anywhere without custom code.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import keras
 from omegaconf import DictConfig
@@ -31,8 +31,9 @@ IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # 'caffe' mode; BGR order is moo
 
 # keras.applications' preprocess_input modes, for RGB 0..255 input, as built-in layers
 PREPROCESSING: dict[str, Callable[[], keras.layers.Layer]] = {
-    "caffe": lambda: keras.layers.Normalization(mean=IMAGENET_BGR_MEAN, variance=(1.0, 1.0, 1.0),
-                                                name="preprocess"),  # subtract the ImageNet means
+    "caffe": lambda: keras.layers.Normalization(
+        mean=IMAGENET_BGR_MEAN, variance=(1.0, 1.0, 1.0), name="preprocess"
+    ),  # subtract the ImageNet means
     "tf": lambda: keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess"),  # scale to [-1, 1]
 }
 
@@ -40,7 +41,7 @@ PREPROCESSING: dict[str, Callable[[], keras.layers.Layer]] = {
 @dataclass
 class HeadConfig:
     dense: list[int] = field(default_factory=list)  # hidden dense layers (units) after global average pooling
-    dropout: float = 0.0            # dropout after every hidden dense layer, in [0, 1)
+    dropout: float = 0.0  # dropout after every hidden dense layer, in [0, 1)
 
 
 @dataclass
@@ -49,9 +50,9 @@ class ApplicationConfig(ModelConfig):
     preprocessing -> the backbone without its top (BatchNorm layers always frozen: they keep the ImageNet
     statistics) -> GlobalAveragePooling -> head."""
 
-    weights: Optional[str] = "imagenet"  # imagenet (downloaded once to ~/.keras/models) | null (random) | a .h5 file
-    input_size: int = 96            # side the images are resized to (>= 32); 96 is CPU-friendly, 224 is ImageNet's
-    l2: float = 0.0                 # L2 weight decay on the head's dense kernels; 0 disables
+    weights: str | None = "imagenet"  # imagenet (downloaded once to ~/.keras/models) | null (random) | a .h5 file
+    input_size: int = 96  # side the images are resized to (>= 32); 96 is CPU-friendly, 224 is ImageNet's
+    l2: float = 0.0  # L2 weight decay on the head's dense kernels; 0 disables
     head: HeadConfig = field(default_factory=HeadConfig)
 
 
@@ -61,15 +62,19 @@ class Application:
 
     name: str
     application: Callable[..., keras.Model]  # e.g. keras.applications.VGG16
-    preprocessing: str | None       # its preprocess_input mode (a key of PREPROCESSING), or None: done inside it
-    weights_file: str               # the notop ImageNet weights file Keras downloads (named in error messages)
+    preprocessing: str | None  # its preprocess_input mode (a key of PREPROCESSING), or None: done inside it
+    weights_file: str  # the notop ImageNet weights file Keras downloads (named in error messages)
 
     def __call__(self, x, cfg: DictConfig, image_size: int, num_classes: int):
         """Raw gray pixels -> resize -> RGB -> preprocess -> backbone (BN frozen) -> GAP -> head."""
         size = cfg.input_size
-        require(size >= MIN_INPUT_SIZE, "model.input_size", size,
-                f"an integer >= {MIN_INPUT_SIZE} (the smallest input {self.name} accepts); 96 is quick on CPU, "
-                "224 is the ImageNet size")
+        require(
+            size >= MIN_INPUT_SIZE,
+            "model.input_size",
+            size,
+            f"an integer >= {MIN_INPUT_SIZE} (the smallest input {self.name} accepts); 96 is quick on CPU, "
+            "224 is the ImageNet size",
+        )
         units, dropout = check_head(cfg.head.dense, cfg.head.dropout, "model.head.dense", "model.head.dropout")
         regularizer = l2_regularizer(cfg.l2)
         backbone = self.backbone(None if cfg.get("init_from") else cfg.weights, size)  # init_from brings them
@@ -99,8 +104,12 @@ class Application:
                     f"{self.weights_file}`. Keras caches downloaded weights in ~/.keras/models "
                     "($KERAS_HOME/models); a file placed there is used without a download."
                 ) from None
-        require(weights is None or str(weights).endswith(".h5"), "model.weights", weights,
-                "imagenet | null (random init) | a path to a .h5 or .weights.h5 weights file")
+        require(
+            weights is None or str(weights).endswith(".h5"),
+            "model.weights",
+            weights,
+            "imagenet | null (random init) | a path to a .h5 or .weights.h5 weights file",
+        )
         backbone = self.application(include_top=False, weights=None, input_shape=shape, name=BACKBONE)
         if weights is not None:
             self._load_weights(backbone, Path(str(weights)).expanduser())
@@ -108,8 +117,10 @@ class Application:
 
     def _load_weights(self, backbone: keras.Model, path: Path) -> None:
         if not path.is_file():
-            raise FerLabError(f"model.weights={path}: no such file. Pass an existing {self.name} weights file "
-                              f"(e.g. {self.weights_file}), `model.weights=imagenet` or `model.weights=null`.")
+            raise FerLabError(
+                f"model.weights={path}: no such file. Pass an existing {self.name} weights file "
+                f"(e.g. {self.weights_file}), `model.weights=imagenet` or `model.weights=null`."
+            )
         with warnings.catch_warnings(record=True) as caught:  # keras warns (not raises) on skipped layers
             warnings.simplefilter("always")
             try:
@@ -122,13 +133,16 @@ class Application:
 
     def _mismatch(self, path: Path, reason: str) -> FerLabError:
         others = " | ".join(f"model={name}" for name in application_names())
-        return FerLabError(f"model.weights={path} does not hold {self.name} backbone weights (include_top=False): "
-                           f"{reason}. Pass {self.weights_file}, a .weights.h5 saved from a fer_lab {self.name} "
-                           f"backbone, or pick the matching model ({others}).")
+        return FerLabError(
+            f"model.weights={path} does not hold {self.name} backbone weights (include_top=False): "
+            f"{reason}. Pass {self.weights_file}, a .weights.h5 saved from a fer_lab {self.name} "
+            f"backbone, or pick the matching model ({others})."
+        )
 
 
-def register_application(name: str, application: Callable[..., keras.Model], *, preprocessing: str | None,
-                         weights_file: str) -> Application:
+def register_application(
+    name: str, application: Callable[..., keras.Model], *, preprocessing: str | None, weights_file: str
+) -> Application:
     """Register keras.applications `application` as model.arch `name`, with ApplicationConfig as its schema.
 
     preprocessing: its preprocess_input mode for RGB 0..255 input ("caffe": subtract the ImageNet means; "tf":
@@ -162,10 +176,13 @@ def caches_head_features(model_cfg: DictConfig, augmentation_cfg: DictConfig | N
     auto: cache then; false: never; true: cache, and an augmentation is an error.
     """
     setting = (model_cfg.get("fine_tune") or {}).get("cache_features", "auto")
-    require(setting == "auto" or isinstance(setting, bool), "model.fine_tune.cache_features", setting,
-            "auto | true | false")
+    require(
+        setting == "auto" or isinstance(setting, bool), "model.fine_tune.cache_features", setting, "auto | true | false"
+    )
     fixed = not any(augmentation_settings(augmentation_cfg).values())
     if setting is True and not fixed:
-        raise FerLabError("model.fine_tune.cache_features=true needs fixed backbone outputs, but the augmentation "
-                          "has random layers or mixup: set augmentation=none or model.fine_tune.cache_features=false.")
+        raise FerLabError(
+            "model.fine_tune.cache_features=true needs fixed backbone outputs, but the augmentation "
+            "has random layers or mixup: set augmentation=none or model.fine_tune.cache_features=false."
+        )
     return fixed and setting is not False

@@ -19,8 +19,10 @@ def head_input(model: keras.Model) -> str:
     """The name of the layer whose output feeds the head."""
     names = [layer.name for layer in model.layers if layer.name in HEAD_INPUTS]
     if not names:
-        raise FerLabError(f"model {model.name!r} has no {' or '.join(HEAD_INPUTS)} layer before its head, so its "
-                          "head cannot train alone: set model.fine_tune=null")
+        raise FerLabError(
+            f"model {model.name!r} has no {' or '.join(HEAD_INPUTS)} layer before its head, so its "
+            "head cannot train alone: set model.fine_tune=null"
+        )
     return names[-1]
 
 
@@ -28,7 +30,7 @@ def body_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers fine-tuning unfreezes, bottom to top: the backbone's, else the weighted layers before the head."""
     if has_backbone(model):
         return list(model.get_layer(BACKBONE).layers)
-    layers = model.layers[:[layer.name for layer in model.layers].index(head_input(model))]
+    layers = model.layers[: [layer.name for layer in model.layers].index(head_input(model))]
     return [layer for layer in layers if layer.weights and not isinstance(layer, keras.Sequential)]
 
 
@@ -41,8 +43,12 @@ def set_body_trainable(model: keras.Model, trainable_top_layers: int | None, tra
     Recompile afterwards.
     """
     n = trainable_top_layers or 0
-    require(isinstance(n, int) and n >= -1, "model.fine_tune.unfreeze_top", trainable_top_layers,
-            "-1 (whole body), 0 (frozen) or the number of top body layers to fine-tune")
+    require(
+        isinstance(n, int) and n >= -1,
+        "model.fine_tune.unfreeze_top",
+        trainable_top_layers,
+        "-1 (whole body), 0 (frozen) or the number of top body layers to fine-tune",
+    )
     layers = body_layers(model)
     if has_backbone(model):
         model.get_layer(BACKBONE).trainable = n != 0

@@ -28,18 +28,18 @@ class CustomCnnConfig(ModelConfig):
     # the conv blocks, e.g. [{filters: 32, convs: 2}, {filters: 64}]: each `convs` (default 1) x (Conv2D(filters)
     # [+BN] + activation), then 2x2 pooling (halving the side) and dropout
     blocks: list[dict[str, int]] = MISSING
-    kernel_size: int = 3            # square conv kernel side
-    batch_norm: bool = True         # BatchNormalization after every conv and hidden dense layer
+    kernel_size: int = 3  # square conv kernel side
+    batch_norm: bool = True  # BatchNormalization after every conv and hidden dense layer
     # moving-statistics momentum in (0, 1); Keras' 0.99 needs ~1000 steps before the moving variance forgets its
     # initial 1.0, and inference-mode outputs are broken until then
     bn_momentum: float = 0.9
-    activation: str = "relu"        # any Keras activation name (relu, elu, gelu, swish, ...)
+    activation: str = "relu"  # any Keras activation name (relu, elu, gelu, swish, ...)
     pooling: Pooling = Pooling.max  # the 2x2 downsampling after every block
-    block_dropout: float = 0.0      # dropout after every block's pooling, in [0, 1); 0 disables
-    l2: float = 0.0                 # L2 weight decay on conv and dense kernels; 0 disables
+    block_dropout: float = 0.0  # dropout after every block's pooling, in [0, 1); 0 disables
+    l2: float = 0.0  # L2 weight decay on conv and dense kernels; 0 disables
     global_pool: GlobalPool = GlobalPool.flatten  # how the last feature map feeds the dense layers
     dense: list[int] = field(default_factory=list)  # hidden dense layers (units) before the softmax; [] for none
-    dense_dropout: float = 0.0      # dropout after every hidden dense layer, in [0, 1)
+    dense_dropout: float = 0.0  # dropout after every hidden dense layer, in [0, 1)
 
 
 POOLINGS = {Pooling.max: keras.layers.MaxPooling2D, Pooling.avg: keras.layers.AveragePooling2D}
@@ -56,8 +56,14 @@ def custom_cnn(x, cfg: DictConfig, image_size: int, num_classes: int):
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
     for b, block in enumerate(cfg.blocks, start=1):
         for c in range(1, block.get("convs", 1) + 1):
-            x = keras.layers.Conv2D(block["filters"], cfg.kernel_size, padding="same", use_bias=not cfg.batch_norm,
-                                    kernel_regularizer=regularizer, name=f"block{b}_conv{c}")(x)
+            x = keras.layers.Conv2D(
+                block["filters"],
+                cfg.kernel_size,
+                padding="same",
+                use_bias=not cfg.batch_norm,
+                kernel_regularizer=regularizer,
+                name=f"block{b}_conv{c}",
+            )(x)
             if cfg.batch_norm:
                 x = keras.layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"block{b}_bn{c}")(x)
             x = keras.layers.Activation(activation, name=f"block{b}_act{c}")(x)
@@ -68,16 +74,27 @@ def custom_cnn(x, cfg: DictConfig, image_size: int, num_classes: int):
         x = keras.layers.Flatten(name="flatten")(x)
     else:
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    return classifier_head(x, units, dense_dropout, regularizer, num_classes, activation=activation,
-                           batch_norm=cfg.batch_norm, momentum=cfg.bn_momentum)
+    return classifier_head(
+        x,
+        units,
+        dense_dropout,
+        regularizer,
+        num_classes,
+        activation=activation,
+        batch_norm=cfg.batch_norm,
+        momentum=cfg.bn_momentum,
+    )
 
 
 def _check(cfg: DictConfig, image_size: int) -> None:
     blocks = cfg.blocks
     require(len(blocks) > 0, "model.blocks", blocks, "a non-empty list of {filters, convs} blocks")
-    require(image_size // 2 ** len(blocks) >= 1, "model.blocks", f"<{len(blocks)} blocks>",
-            f"at most {image_size.bit_length() - 1} blocks for {image_size}px images "
-            "(each block halves the image side)")
+    require(
+        image_size // 2 ** len(blocks) >= 1,
+        "model.blocks",
+        f"<{len(blocks)} blocks>",
+        f"at most {image_size.bit_length() - 1} blocks for {image_size}px images (each block halves the image side)",
+    )
     for i, block in enumerate(blocks):
         require(set(block) <= {"filters", "convs"}, f"model.blocks[{i}]", dict(block), "{filters: N, convs: N}")
         filters, convs = block.get("filters"), block.get("convs", 1)

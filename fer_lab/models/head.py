@@ -16,14 +16,26 @@ def l2_regularizer(l2: float) -> keras.regularizers.Regularizer | None:
 def check_head(units, dropout: float, units_key: str, dropout_key: str) -> tuple[list[int], float]:
     """(dense units, dropout) checked for range; the keys name the settings in error messages."""
     units = list(units)
-    require(all(u > 0 for u in units), units_key, units,
-            "a list of positive integers (units of each dense layer), e.g. [256]; [] for none")
+    require(
+        all(u > 0 for u in units),
+        units_key,
+        units,
+        "a list of positive integers (units of each dense layer), e.g. [256]; [] for none",
+    )
     require(0.0 <= dropout < 1.0, dropout_key, dropout, "a number in [0, 1)")
     return units, float(dropout)
 
 
-def classifier_head(x, units: list[int], dropout: float, regularizer, num_classes: int,
-                    activation: str = "relu", batch_norm: bool = False, momentum: float = 0.9):
+def classifier_head(
+    x,
+    units: list[int],
+    dropout: float,
+    regularizer,
+    num_classes: int,
+    activation: str = "relu",
+    batch_norm: bool = False,
+    momentum: float = 0.9,
+):
     """Dense(+BN)+activation+Dropout per entry of `units`, then Dense(num_classes, softmax) in float32."""
     for i, n in enumerate(units, start=1):
         x = keras.layers.Dense(n, use_bias=not batch_norm, kernel_regularizer=regularizer, name=f"dense{i}")(x)

@@ -4,5 +4,9 @@ import keras
 
 from fer_lab.models.backbones import register_application
 
-register_application("resnet50v2", keras.applications.ResNet50V2, preprocessing="tf",
-                     weights_file="resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5")
+register_application(
+    "resnet50v2",
+    keras.applications.ResNet50V2,
+    preprocessing="tf",
+    weights_file="resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+)

@@ -13,8 +13,8 @@ import os
 import random
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from fer_lab.errors import FerLabError
 
@@ -36,8 +36,9 @@ def alias_lock(client, name: str, timeout_s: float = 120.0, stale_s: float = 60.
     seen: tuple[int | None, float] | None = None  # (creation timestamp of the lock we wait on, when first seen)
     while True:
         try:
-            client.create_registered_model(lock, tags={OWNER_TAG: owner},
-                                           description=f"held while fer_lab moves the aliases of {name}")
+            client.create_registered_model(
+                lock, tags={OWNER_TAG: owner}, description=f"held while fer_lab moves the aliases of {name}"
+            )
             break
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
@@ -50,9 +51,11 @@ def alias_lock(client, name: str, timeout_s: float = 120.0, stale_s: float = 60.
             seen = None
             continue
         if time.monotonic() - start > timeout_s:
-            raise FerLabError(f"waited {timeout_s:.0f}s for the alias lock of {name!r} (registered model {lock!r}, "
-                              "held by another fer_lab process); if no fer_lab command is running, delete it in the "
-                              "MLflow UI or with MlflowClient().delete_registered_model")
+            raise FerLabError(
+                f"waited {timeout_s:.0f}s for the alias lock of {name!r} (registered model {lock!r}, "
+                "held by another fer_lab process); if no fer_lab command is running, delete it in the "
+                "MLflow UI or with MlflowClient().delete_registered_model"
+            )
         time.sleep(0.05 + 0.15 * random.random())
     try:
         yield

@@ -7,8 +7,13 @@ import platform
 from pathlib import Path
 
 # Widest first: /proc/cpuinfo flag, name in descriptions. bf16 matters for trainer.precision=mixed_bfloat16.
-_VECTOR_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX-512 with BF16"), ("avx512f", "AVX-512"),
-                 ("avx2", "AVX2"), ("asimd", "NEON"))
+_VECTOR_FLAGS = (
+    ("amx_bf16", "AMX-BF16"),
+    ("avx512_bf16", "AVX-512 with BF16"),
+    ("avx512f", "AVX-512"),
+    ("avx2", "AVX2"),
+    ("asimd", "NEON"),
+)
 
 
 def hardware_tags() -> dict[str, str]:
@@ -50,12 +55,13 @@ def _gpus(backend: str) -> list[str]:
             return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         import tensorflow as tf
 
-        return [(tf.config.experimental.get_device_details(d).get("device_name") or d.name)
-                for d in tf.config.list_physical_devices("GPU")]
+        return [
+            (tf.config.experimental.get_device_details(d).get("device_name") or d.name)
+            for d in tf.config.list_physical_devices("GPU")
+        ]
     except Exception:  # a broken driver must not stop training; the tag then says CPU
         return []
 
 
 def _usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-

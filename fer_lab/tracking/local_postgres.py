@@ -34,8 +34,10 @@ class LocalPostgres:
     def __init__(self, port: int, database: str = "mlflow", user: str = "fer_lab"):
         bin_dir = postgres_bin()
         if bin_dir is None:
-            raise FerLabError("PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin). "
-                              "Install it, e.g. `apt-get install postgresql`.")
+            raise FerLabError(
+                "PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin). "
+                "Install it, e.g. `apt-get install postgresql`."
+            )
         self.bin_dir, self.port, self.database, self.user = bin_dir, port, database, user
         self._created = False
         self.folder = Path(tempfile.mkdtemp(prefix="fer_lab_pg_"))
@@ -66,8 +68,7 @@ class LocalPostgres:
     def start(self) -> str:
         """Start the cluster (and create the database the first time); return the database's URI."""
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data} -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.folder / "postgres.log"),
-                  "-o", options)
+        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.folder / "postgres.log"), "-o", options)
         if not self._created:
             import psycopg
 
@@ -86,8 +87,15 @@ class LocalPostgres:
 
     def _run(self, tool: str, *args: str) -> None:
         owner = self._owner
-        result = subprocess.run([str(self.bin_dir / tool), *args], capture_output=True, text=True, timeout=120,
-                                cwd=self.folder, user=owner.pw_uid if owner else None,
-                                group=owner.pw_gid if owner else None, extra_groups=[] if owner else None)
+        result = subprocess.run(
+            [str(self.bin_dir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.folder,
+            user=owner.pw_uid if owner else None,
+            group=owner.pw_gid if owner else None,
+            extra_groups=[] if owner else None,
+        )
         if result.returncode != 0:
             raise FerLabError(f"{tool} failed in {self.folder}: {(result.stderr or result.stdout).strip()}")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_lab.config import REGISTERED_MODEL_NAME
 from fer_lab.errors import FerLabError
-from fer_lab.tracking.registry import CHAMPION, REGISTERED_MODEL_NAME
+from fer_lab.tracking.registry import CHAMPION
 
 METADATA_KEY = "fer_lab"
 
@@ -23,17 +24,14 @@ class ModelMetadata:
     model_name: str
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "class_names": list(self.class_names), "channels": 1,
-                "pixel_range": [0, 255]}
+        return {**asdict(self), "class_names": list(self.class_names), "channels": 1, "pixel_range": [0, 255]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelMetadata":
-        return cls(tuple(d["class_names"]), int(d["image_size"]), float(d["face_margin"]),
-                   str(d["model_name"]))
+    def from_dict(cls, d: dict) -> ModelMetadata:
+        return cls(tuple(d["class_names"]), int(d["image_size"]), float(d["face_margin"]), str(d["model_name"]))
 
 
-def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray,
-                    registered_name: str | None = None):
+def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray, registered_name: str | None = None):
     """Log `model` under the active run as artifact "model" with a signature; register it if named.
 
     Returns mlflow's ModelInfo (its registered_model_version is set when registered).
@@ -44,7 +42,10 @@ def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray,
     x = sample_x.astype("float32")
     signature = infer_signature(x, np.asarray(model.predict(x, verbose=0), dtype="float32"))
     return mlflow.keras.log_model(
-        model, name="model", signature=signature, registered_model_name=registered_name,
+        model,
+        name="model",
+        signature=signature,
+        registered_model_name=registered_name,
         metadata={METADATA_KEY: metadata.to_dict()},
     )
 
@@ -72,8 +73,10 @@ def load_logged_model(model_uri: str):
         raise FerLabError(_missing_model_message(model_uri, err)) from None
     meta = (info.metadata or {}).get(METADATA_KEY)
     if meta is None:
-        raise FerLabError(f"model {model_uri} was not logged by fer_lab (no '{METADATA_KEY}' "
-                          "metadata); train it with `python -m fer_lab.train`")
+        raise FerLabError(
+            f"model {model_uri} was not logged by fer_lab (no '{METADATA_KEY}' "
+            "metadata); train it with `python -m fer_lab.train`"
+        )
     return model, ModelMetadata.from_dict(meta)
 
 
@@ -91,8 +94,10 @@ def training_run(model_uri: str):
 
 def _missing_model_message(model_uri: str, err: Exception) -> str:
     first_line = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
-    hint = ("train and register one with `python -m fer_lab.train` (or `make demo`), "
-            "or promote a version with `python -m fer_lab.promote`")
+    hint = (
+        "train and register one with `python -m fer_lab.train` (or `make demo`), "
+        "or promote a version with `python -m fer_lab.promote`"
+    )
     if Path(model_uri).exists():
         hint = "check that the folder holds an MLflow model (an MLmodel file)"
     return f"cannot load model {model_uri}: {first_line}. To fix: {hint}."

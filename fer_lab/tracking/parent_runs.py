@@ -6,8 +6,8 @@ must not sit on MLflow's active-run stack: everything here goes through the clie
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -18,9 +18,15 @@ PARENT_TAG = "mlflow.parentRunId"
 ROLE_TAG = "fer_lab.role"
 
 
-def open_parent(experiment: str, tracking_uri: str, run_name: str, tags: dict[str, str],
-                cfg: DictConfig | None = None, resume_run_id: str | None = None,
-                parent_run_id: str | None = None) -> str:
+def open_parent(
+    experiment: str,
+    tracking_uri: str,
+    run_name: str,
+    tags: dict[str, str],
+    cfg: DictConfig | None = None,
+    resume_run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> str:
     """Reopen `resume_run_id` if it still exists in `experiment`, else create a parent run; return its id.
 
     A new run gets `cfg` flattened as params and as YAML, git provenance and `tags`; a reopened one `tags`.
@@ -51,9 +57,15 @@ def close_parent(run_id: str, status: str) -> None:
 
 
 @contextmanager
-def parent_run(experiment: str, tracking_uri: str, run_name: str, tags: dict[str, str],
-               cfg: DictConfig | None = None, resume_run_id: str | None = None,
-               parent_run_id: str | None = None) -> Iterator[str]:
+def parent_run(
+    experiment: str,
+    tracking_uri: str,
+    run_name: str,
+    tags: dict[str, str],
+    cfg: DictConfig | None = None,
+    resume_run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> Iterator[str]:
     """open_parent ... close_parent: FINISHED, KILLED on Ctrl-C, FAILED on an error."""
     run_id = open_parent(experiment, tracking_uri, run_name, tags, cfg, resume_run_id, parent_run_id)
     try:

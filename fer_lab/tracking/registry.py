@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fer_lab.config import REGISTERED_MODEL_NAME, direction
+from fer_lab.config import direction
 from fer_lab.errors import FerLabError
 from fer_lab.tracking.alias_lock import alias_lock
 
@@ -26,8 +26,10 @@ class Promotion:
 def require_validation_metric(metric: str) -> None:
     """Selection uses validation data only: refuse test (or train) metrics."""
     if not metric.startswith("val_"):
-        raise FerLabError(f"cannot promote by {metric!r}: models are chosen on validation metrics only "
-                          "(val_accuracy, val_macro_f1, ...), never on the test split")
+        raise FerLabError(
+            f"cannot promote by {metric!r}: models are chosen on validation metrics only "
+            "(val_accuracy, val_macro_f1, ...), never on the test split"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,11 @@ def _refusal(client, name: str, version: str, metric: str) -> str:
         return ""
     ours, theirs = _Logged.of_version(client, name, version), _Logged.of_version(client, name, current)
     if ours.val_fingerprint and theirs.val_fingerprint and ours.val_fingerprint != theirs.val_fingerprint:
-        return (f"version {current} was validated on other data, so {metric} does not compare; alias this one "
-                f"with `python -m fer_lab.promote --name {name} --version {version}`, or register runs on other "
-                "data under another mlflow.registered_model_name")
+        return (
+            f"version {current} was validated on other data, so {metric} does not compare; alias this one "
+            f"with `python -m fer_lab.promote --name {name} --version {version}`, or register runs on other "
+            "data under another mlflow.registered_model_name"
+        )
     new, old = ours.metrics.get(metric), theirs.metrics.get(metric)
     if new is None or (old is not None and not _better(new, old, metric)):
         return f"version {current} has the better {metric} ({_fmt(old)} vs {_fmt(new)})"
@@ -92,12 +96,16 @@ def best_version(client, name: str, metric: str) -> tuple[str, float]:
             if logged.val_fingerprint:
                 data.setdefault(logged.val_fingerprint, []).append(str(mv.version))
     if not scored:
-        raise FerLabError(f"no version of registered model {name!r} has metric {metric!r}; train one with "
-                          "`python -m fer_lab.train` or pick a metric its runs logged")
+        raise FerLabError(
+            f"no version of registered model {name!r} has metric {metric!r}; train one with "
+            "`python -m fer_lab.train` or pick a metric its runs logged"
+        )
     if len(data) > 1:
         groups = "; ".join(f"versions {', '.join(sorted(v, key=int))}" for v in data.values())
-        raise FerLabError(f"the versions of {name!r} were validated on {len(data)} different data sets ({groups}), "
-                          f"so their {metric} values do not compare; pick one with --version")
+        raise FerLabError(
+            f"the versions of {name!r} were validated on {len(data)} different data sets ({groups}), "
+            f"so their {metric} values do not compare; pick one with --version"
+        )
     pick = max if direction(metric) == "max" else min
     value, version = pick(scored)
     return version, value
@@ -107,7 +115,9 @@ def require_version(client, name: str, version: str) -> str:
     """`version` if model `name` has it, else a FerLabError listing the versions it has."""
     versions = sorted((str(mv.version) for mv in client.search_model_versions(f"name = '{name}'")), key=int)
     if str(version) not in versions:
-        have = f"versions {', '.join(versions)}" if versions else "no versions (train one with `python -m fer_lab.train`)"
+        have = (
+            f"versions {', '.join(versions)}" if versions else "no versions (train one with `python -m fer_lab.train`)"
+        )
         raise FerLabError(f"registered model {name!r} has no version {version}; it has {have}")
     return str(version)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,8 +26,14 @@ def ensure_experiment(name: str, tracking_uri: str) -> str:
 
 
 @contextmanager
-def tracked_run(cfg: DictConfig, tracking_uri: str, resume_run_id: str | None,
-                overrides: list[str], run_name: str, parent_run_id: str | None = None) -> Iterator:
+def tracked_run(
+    cfg: DictConfig,
+    tracking_uri: str,
+    resume_run_id: str | None,
+    overrides: list[str],
+    run_name: str,
+    parent_run_id: str | None = None,
+) -> Iterator:
     """Active MLflow run: the interrupted one when `resume_run_id` still exists, else a new one.
 
     A new run gets the flattened resolved config as params, the YAML and overrides as artifacts, and
@@ -69,8 +75,7 @@ def git_tags() -> dict[str, str]:
 
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit or "unknown",
-            "git_dirty": "unknown" if status is None else str(bool(status)).lower()}
+    return {"git_commit": commit or "unknown", "git_dirty": "unknown" if status is None else str(bool(status)).lower()}
 
 
 def _run_exists(run_id: str, experiment_id: str) -> bool:

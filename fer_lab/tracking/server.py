@@ -18,9 +18,9 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from fer_lab.errors import FerLabError, report_user_errors
 
@@ -32,8 +32,10 @@ def store_uri(db: str) -> str:
     """The SQLAlchemy URI of a postgresql:// database, on the psycopg driver fer_lab installs."""
     scheme, sep, rest = db.partition("://")
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
-        raise FerLabError(f"the server's database {redacted(db)!r} is not a PostgreSQL URI: "
-                          "use SERVER_DB=postgresql://USER@HOST:PORT/DB (see README, Tracking).")
+        raise FerLabError(
+            f"the server's database {redacted(db)!r} is not a PostgreSQL URI: "
+            "use SERVER_DB=postgresql://USER@HOST:PORT/DB (see README, Tracking)."
+        )
     return f"{DRIVER}://{rest}"
 
 
@@ -69,20 +71,38 @@ def _createdb(uri: str) -> str:
 
 def server_command(db: str, artifacts: Path, host: str, port: int, workers: int) -> list[str]:
     """`mlflow server` on `db`, artifacts uploaded to and served from the absolute folder `artifacts`."""
-    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri(db),
-            "--artifacts-destination", str(artifacts.resolve()), "--host", host, "--port", str(port),
-            "--workers", str(workers)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        store_uri(db),
+        "--artifacts-destination",
+        str(artifacts.resolve()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 @contextmanager
-def running_server(db: str, artifacts: Path, port: int, workers: int = 1, log: Path | None = None,
-                   timeout_s: float = 180) -> Iterator[str]:
+def running_server(
+    db: str, artifacts: Path, port: int, workers: int = 1, log: Path | None = None, timeout_s: float = 180
+) -> Iterator[str]:
     """Start the server on 127.0.0.1:`port`, wait for /health and yield its URI; stop it (and its workers) at exit."""
     check_database(db)
     uri = f"http://127.0.0.1:{port}"
     with open(log or os.devnull, "ab") as out:
-        proc = subprocess.Popen(server_command(db, artifacts, "127.0.0.1", port, workers), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            server_command(db, artifacts, "127.0.0.1", port, workers),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_healthy(uri, proc, timeout_s, log)
         yield uri
@@ -121,8 +141,11 @@ def stop_process_group(proc: subprocess.Popen, wait_s: float = 15) -> None:
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fer_lab.tracking.server", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_lab.tracking.server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--db", required=True, help="postgresql://USER[:PASSWORD]@HOST:PORT/DB (the backend store)")
     parser.add_argument("--artifacts", type=Path, required=True, help="folder the server stores artifacts in")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
@@ -132,8 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     check_database(args.db)
     command = server_command(args.db, args.artifacts, args.host, args.port, args.workers)
     address = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
-    print(f"fer_lab: MLflow server on {redacted(args.db)}, artifacts in {args.artifacts.resolve()}: "
-          f"point commands at mlflow.tracking_uri=http://{address}:{args.port}", flush=True)
+    print(
+        f"fer_lab: MLflow server on {redacted(args.db)}, artifacts in {args.artifacts.resolve()}: "
+        f"point commands at mlflow.tracking_uri=http://{address}:{args.port}",
+        flush=True,
+    )
     os.execv(command[0], command)
 
 

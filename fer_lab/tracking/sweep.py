@@ -13,7 +13,8 @@ import atexit
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
@@ -56,8 +57,12 @@ class SweepParentRun(Callback):
 
         uri = configure_tracking(config.mlflow.tracking_uri)
         sweep = " ".join(config.hydra.overrides.task)
-        self.parent_id = open_parent(str(config.mlflow.experiment), uri, f"sweep-{config.task_name}-{time.strftime('%m%d-%H%M%S')}",
-                                     {ROLE_TAG: "sweep", "fer_lab.sweep": sweep})
+        self.parent_id = open_parent(
+            str(config.mlflow.experiment),
+            uri,
+            f"sweep-{config.task_name}-{time.strftime('%m%d-%H%M%S')}",
+            {ROLE_TAG: "sweep", "fer_lab.sweep": sweep},
+        )
         os.environ[SWEEP_RUN_ENV] = self.parent_id
         atexit.register(self._finish)
         print(f"fer_lab: sweep parent run {self.parent_id} ({sweep})", flush=True)
@@ -81,8 +86,7 @@ class SweepParentRun(Callback):
             error = job_return._return_value
             message = f"{type(error).__name__}: {error}"
             self.failures.append((job, message))
-            print(f"fer_lab: sweep job #{config.hydra.job.num} ({job}) failed: {message}", file=sys.stderr,
-                  flush=True)
+            print(f"fer_lab: sweep job #{config.hydra.job.num} ({job}) failed: {message}", file=sys.stderr, flush=True)
             if not runs:  # it failed before opening its run: record it anyway
                 runs = [self._failed_run(client, job)]
         for run in runs:

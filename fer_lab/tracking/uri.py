@@ -85,7 +85,7 @@ def _check_server(uri: str) -> None:
                 "Start the database behind it (`make server` checks it on start), or use the local store with "
                 f"mlflow.tracking_uri=sqlite:///{DEFAULT_DB}."
             ) from None
-        raise _not_mlflow(uri, f"{urllib.parse.urlsplit(err.url).path} gave HTTP {err.code} {err.reason}")
+        raise _not_mlflow(uri, f"{urllib.parse.urlsplit(err.url).path} gave HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise FerLabError(

@@ -14,8 +14,9 @@ class MixupBatches(keras.utils.PyDataset):
     Labels blend the same way; per-sample class weights (if given) follow the blended labels.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, alpha: float,
-                 class_weights: np.ndarray | None, seed: int):
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int, alpha: float, class_weights: np.ndarray | None, seed: int
+    ):
         super().__init__()
         self.x, self.y, self.batch_size, self.alpha = x, y, batch_size, alpha
         self.class_weights = class_weights
@@ -26,7 +27,7 @@ class MixupBatches(keras.utils.PyDataset):
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int):
-        idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         partner = self.rng.permutation(idx)
         lam = self.rng.beta(self.alpha, self.alpha, size=len(idx)).astype("float32")
         lam_x = lam[:, None, None, None]

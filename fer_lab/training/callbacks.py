@@ -77,5 +77,7 @@ class EpochLine(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         shown = " ".join(f"{k}={v:.4f}" for k, v in logs.items() if k != "epoch_seconds")
-        print(f"[{self.phase}] epoch {epoch + 1}/{self.total_epochs} {shown} "
-              f"({logs.get('epoch_seconds', 0):.1f}s)", flush=True)
+        print(
+            f"[{self.phase}] epoch {epoch + 1}/{self.total_epochs} {shown} ({logs.get('epoch_seconds', 0):.1f}s)",
+            flush=True,
+        )

@@ -27,12 +27,12 @@ class RunState:
     """Progress of one training run, saved after every epoch."""
 
     run_id: str | None = None
-    phase: str | None = None        # phase of the last completed epoch
-    epoch: int = 0                   # next epoch to train, counted over all phases (past an ended phase's end)
-    epochs_run: int = 0              # epochs actually trained, over all phases and processes
-    best: float | None = None        # best value of trainer.monitor so far
-    best_epoch: int | None = None    # 0-based epoch of `best`
-    train_seconds: float = 0.0       # time spent in completed epochs (validation included), over all processes
+    phase: str | None = None  # phase of the last completed epoch
+    epoch: int = 0  # next epoch to train, counted over all phases (past an ended phase's end)
+    epochs_run: int = 0  # epochs actually trained, over all phases and processes
+    best: float | None = None  # best value of trainer.monitor so far
+    best_epoch: int | None = None  # 0-based epoch of `best`
+    train_seconds: float = 0.0  # time spent in completed epochs (validation included), over all processes
 
 
 class CheckpointStore:
@@ -45,7 +45,7 @@ class CheckpointStore:
         self.best_path = folder / "best.weights.h5"
 
     @classmethod
-    def for_config(cls, cfg: DictConfig) -> "CheckpointStore":
+    def for_config(cls, cfg: DictConfig) -> CheckpointStore:
         """The store of this exact configuration, under paths.checkpoints/<experiment>/<config hash>."""
         return cls(Path(cfg.paths.checkpoints) / str(cfg.mlflow.experiment) / config_key(cfg))
 
@@ -55,8 +55,10 @@ class CheckpointStore:
         try:
             return RunState(**json.loads(self.state_path.read_text()))
         except (ValueError, TypeError) as err:
-            raise FerLabError(f"checkpoint state {self.state_path} is unreadable ({err}); delete "
-                              f"{self.folder} to start this run afresh, or set trainer.resume=false") from None
+            raise FerLabError(
+                f"checkpoint state {self.state_path} is unreadable ({err}); delete "
+                f"{self.folder} to start this run afresh, or set trainer.resume=false"
+            ) from None
 
     def save(self, state: RunState) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -96,8 +98,9 @@ class Checkpointing(keras.callbacks.Callback):
     """After each epoch: keep the best weights by a validation metric, save the last model and the state,
     and stop once `patience` epochs of this phase pass without improvement (0: never)."""
 
-    def __init__(self, store: CheckpointStore, state: RunState, phase: str, phase_start: int,
-                 monitor: str, patience: int):
+    def __init__(
+        self, store: CheckpointStore, state: RunState, phase: str, phase_start: int, monitor: str, patience: int
+    ):
         super().__init__()
         self.store, self.state, self.phase, self.phase_start = store, state, phase, phase_start
         self.monitor, self.patience = monitor, patience
@@ -111,8 +114,10 @@ class Checkpointing(keras.callbacks.Callback):
         self.state.train_seconds += time.perf_counter() - self._epoch_start
         self.state.epochs_run += 1
         if self.monitor not in logs:
-            raise FerLabError(f"trainer.monitor={self.monitor} is not a logged metric; choose one of: "
-                              f"{', '.join(sorted(k for k in logs if k.startswith('val_')))}")
+            raise FerLabError(
+                f"trainer.monitor={self.monitor} is not a logged metric; choose one of: "
+                f"{', '.join(sorted(k for k in logs if k.startswith('val_')))}"
+            )
         value = float(logs[self.monitor])
         if self.state.best is None or self.sign * value > self.sign * self.state.best:
             self.state.best, self.state.best_epoch = value, epoch

@@ -33,14 +33,22 @@ def cross_validate(cfg: DictConfig, overrides: list[str] = (), parent_run_id: st
     """Train `cfg` on every fold of its data and summarise the folds' val and test scores."""
     folds = int(cfg.data.get("folds") or 0)
     if folds < 2:
-        raise FerLabError("evaluation.cross_validate=true needs a dataset split into folds (data=class_folders "
-                          "with data.folds >= 2)")
+        raise FerLabError(
+            "evaluation.cross_validate=true needs a dataset split into folds (data=class_folders with data.folds >= 2)"
+        )
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     state_path = CheckpointStore.for_config(cfg).folder / STATE_FILE
     state = _load(state_path) if cfg.trainer.resume else {}
     name = cfg.mlflow.run_name or f"cv-{cfg.model.name}-{Path(str(cfg.data.path)).name}"
-    with parent_run(str(cfg.mlflow.experiment), tracking_uri, name, {ROLE_TAG: "cross_validation"}, cfg,
-                    resume_run_id=state.get("parent"), parent_run_id=parent_run_id) as parent:
+    with parent_run(
+        str(cfg.mlflow.experiment),
+        tracking_uri,
+        name,
+        {ROLE_TAG: "cross_validation"},
+        cfg,
+        resume_run_id=state.get("parent"),
+        parent_run_id=parent_run_id,
+    ) as parent:
         done: dict = state.get("folds", {}) if state.get("parent") == parent else {}
         for k in range(folds):
             if str(k) in done:
@@ -51,9 +59,12 @@ def cross_validate(cfg: DictConfig, overrides: list[str] = (), parent_run_id: st
             from mlflow import MlflowClient
 
             MlflowClient().set_tag(summary.run_id, FOLD_TAG, str(k))
-            done[str(k)] = {"run_id": summary.run_id, "tta": summary.reports["val"].tta,
-                            "class_names": list(summary.reports["val"].per_class),
-                            **{s: FoldScore.of(r).to_dict() for s, r in summary.reports.items()}}
+            done[str(k)] = {
+                "run_id": summary.run_id,
+                "tta": summary.reports["val"].tta,
+                "class_names": list(summary.reports["val"].per_class),
+                **{s: FoldScore.of(r).to_dict() for s, r in summary.reports.items()},
+            }
             _save(state_path, {"parent": parent, "folds": done})
         result = _summarise(parent, done, folds)
     state_path.unlink(missing_ok=True)
@@ -77,9 +88,10 @@ def _summarise(parent: str, done: dict, folds: int) -> CrossValidation:
 
     ordered = [done[str(k)] for k in range(folds)]
     class_names = tuple(ordered[0]["class_names"])
-    summaries = {split: FoldSummary(split, class_names, tuple(FoldScore.from_dict(f[split]) for f in ordered),
-                                    ordered[0]["tta"])
-                 for split in ("val", "test")}
+    summaries = {
+        split: FoldSummary(split, class_names, tuple(FoldScore.from_dict(f[split]) for f in ordered), ordered[0]["tta"])
+        for split in ("val", "test")
+    }
     for summary in summaries.values():
         summary.log(parent)
     MlflowClient().log_metric(parent, "cv_folds", float(folds))

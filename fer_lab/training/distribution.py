@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import ContextManager
 
 import keras
 
@@ -43,17 +43,22 @@ class Devices:
         elif backend == "tensorflow":
             import tensorflow as tf
 
-            self.names = tuple(d.name for d in tf.config.list_logical_devices("GPU")
-                               or tf.config.list_logical_devices("CPU"))
+            self.names = tuple(
+                d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+            )
             if len(self.names) > 1:
                 self._strategy = tf.distribute.MirroredStrategy(devices=list(self.names))
         else:
-            raise FerLabError(f"trainer.distribution={setting} needs the JAX or TensorFlow backend, not {backend}: "
-                              "set KERAS_BACKEND=jax or KERAS_BACKEND=tensorflow, or trainer.distribution=none")
+            raise FerLabError(
+                f"trainer.distribution={setting} needs the JAX or TensorFlow backend, not {backend}: "
+                "set KERAS_BACKEND=jax or KERAS_BACKEND=tensorflow, or trainer.distribution=none"
+            )
         if batch_size % self.count:
-            raise FerLabError(f"trainer.batch_size={batch_size} does not split evenly across {self.count} devices: "
-                              f"set it to a multiple of {self.count}, e.g. "
-                              f"trainer.batch_size={max(1, round(batch_size / self.count)) * self.count}")
+            raise FerLabError(
+                f"trainer.batch_size={batch_size} does not split evenly across {self.count} devices: "
+                f"set it to a multiple of {self.count}, e.g. "
+                f"trainer.batch_size={max(1, round(batch_size / self.count)) * self.count}"
+            )
 
     @property
     def count(self) -> int:
@@ -62,14 +67,18 @@ class Devices:
     def describe(self) -> str:
         """One line for the console: how many devices train, and how a batch splits."""
         if self._strategy:
-            return (f"data parallel on {self.count} devices ({', '.join(self.names)}): each takes "
-                    f"1/{self.count} of every batch")
+            return (
+                f"data parallel on {self.count} devices ({', '.join(self.names)}): each takes "
+                f"1/{self.count} of every batch"
+            )
         if self.names:
-            return (f"trainer.distribution={Distribution.data_parallel}, but one device found ({self.names[0]}): "
-                    "training on it")
+            return (
+                f"trainer.distribution={Distribution.data_parallel}, but one device found ({self.names[0]}): "
+                "training on it"
+            )
         return "training on one device"
 
-    def scope(self) -> ContextManager:
+    def scope(self) -> AbstractContextManager:
         """Build, load, compile and fit models inside: their variables live on every device."""
         return self._strategy.scope() if self._strategy else contextlib.nullcontext()
 
@@ -94,13 +103,19 @@ def split_evenly(data: FerData) -> FerData:
     """`data` with train and val trimmed to a multiple of the devices of the active distribution (Devices.scope()),
     so that it splits every batch in equal parts (the batch size is a multiple too: Devices checks it)."""
     n = _active_devices()
-    trimmed = {s.name: replace(s, x=s.x[:len(s) - len(s) % n], y=s.y[:len(s) - len(s) % n])
-               for s in (data.train, data.val) if len(s) % n}
+    trimmed = {
+        s.name: replace(s, x=s.x[: len(s) - len(s) % n], y=s.y[: len(s) - len(s) % n])
+        for s in (data.train, data.val)
+        if len(s) % n
+    }
     if not trimmed:
         return data
     kept = ", ".join(f"{len(s)} of {len(getattr(data, name))} {name} images" for name, s in trimmed.items())
-    print(f"fer_lab: note: data parallel on {n} devices fits on {kept} (multiples of {n}); the evaluation after "
-          "training sees every image", flush=True)
+    print(
+        f"fer_lab: note: data parallel on {n} devices fits on {kept} (multiples of {n}); the evaluation after "
+        "training sees every image",
+        flush=True,
+    )
     return replace(data, **trimmed)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from fer_lab.models import head_input
 
+
 def backbone_features(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
     """What the frozen part of `model` (resizing, preprocessing, backbone, pooling) outputs for `x`."""
     frozen = keras.Model(model.input, model.get_layer(head_input(model)).output)
@@ -28,8 +29,15 @@ def head_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.get_layer(head_input(model)).output, model.output, name=f"{model.name}_head")
 
 
-def fit_head_on_features(model: keras.Model, head: keras.Model, inputs: dict, validation_data: tuple,
-                         callbacks: list, verbose: int, **fit_args) -> None:
+def fit_head_on_features(
+    model: keras.Model,
+    head: keras.Model,
+    inputs: dict,
+    validation_data: tuple,
+    callbacks: list,
+    verbose: int,
+    **fit_args,
+) -> None:
     """head.fit on the cached features of inputs["x"] and validation_data[0] (images of `model`).
 
     `head` is head_model(model), compiled with model.optimizer. `inputs` holds x, y, batch_size and the
@@ -39,14 +47,24 @@ def fit_head_on_features(model: keras.Model, head: keras.Model, inputs: dict, va
     batch_size = inputs["batch_size"]
     x = backbone_features(model, inputs["x"], batch_size)
     val_x = backbone_features(model, validation_data[0], batch_size)
-    print(f"fer_lab: head epochs on cached backbone features: {len(x)} train + {len(val_x)} val images, "
-          f"{x.shape[1]} features each, computed in {time.perf_counter() - start:.1f}s", flush=True)
-    bound = keras.callbacks.CallbackList([*callbacks, _StopHead(head)], add_history=True, add_progbar=verbose != 0,
-                                         model=model, verbose=verbose, epochs=fit_args["epochs"],
-                                         steps=math.ceil(len(x) / batch_size))
+    print(
+        f"fer_lab: head epochs on cached backbone features: {len(x)} train + {len(val_x)} val images, "
+        f"{x.shape[1]} features each, computed in {time.perf_counter() - start:.1f}s",
+        flush=True,
+    )
+    bound = keras.callbacks.CallbackList(
+        [*callbacks, _StopHead(head)],
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=verbose,
+        epochs=fit_args["epochs"],
+        steps=math.ceil(len(x) / batch_size),
+    )
     head.history = model.history  # the History callback binds to the full model; head.fit returns it
-    head.fit(**{**inputs, "x": x}, validation_data=(val_x, validation_data[1]), callbacks=bound, verbose=verbose,
-             **fit_args)
+    head.fit(
+        **{**inputs, "x": x}, validation_data=(val_x, validation_data[1]), callbacks=bound, verbose=verbose, **fit_args
+    )
 
 
 class _StopHead(keras.callbacks.Callback):

@@ -38,7 +38,7 @@ class Phase:
 class FitResult:
     model: keras.Model
     state: RunState
-    resumed_at: int | None       # epoch a resumed run continued from; None for a fresh run
+    resumed_at: int | None  # epoch a resumed run continued from; None for a fresh run
     epoch_seconds: tuple[float, ...]
     images_per_second: float
 
@@ -58,13 +58,22 @@ def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:
     head = min(int(fine_tune.head_epochs), epochs)
     phases = [Phase("head", 0, head, 0, lr)] if head else []
     if head < epochs:
-        phases.append(Phase("finetune", head, epochs, int(fine_tune.unfreeze_top), lr * fine_tune.lr_factor,
-                            bool(fine_tune.train_batchnorm)))
+        phases.append(
+            Phase(
+                "finetune",
+                head,
+                epochs,
+                int(fine_tune.unfreeze_top),
+                lr * fine_tune.lr_factor,
+                bool(fine_tune.train_batchnorm),
+            )
+        )
     return phases
 
 
-def compile_model(model: keras.Model, cfg: DictConfig, learning_rate: float,
-                  optimizer: keras.optimizers.Optimizer | None = None) -> None:
+def compile_model(
+    model: keras.Model, cfg: DictConfig, learning_rate: float, optimizer: keras.optimizers.Optimizer | None = None
+) -> None:
     """Compile with the configured loss and metrics, and `optimizer` or a new one at `learning_rate`."""
     model.compile(
         optimizer=optimizer or make_optimizer(cfg.optimizer, learning_rate),
@@ -73,8 +82,9 @@ def compile_model(model: keras.Model, cfg: DictConfig, learning_rate: float,
     )
 
 
-def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: CheckpointStore,
-                  state: RunState, extra_callbacks: list) -> FitResult:
+def fit_resumable(
+    model: keras.Model, data: FerData, cfg: DictConfig, store: CheckpointStore, state: RunState, extra_callbacks: list
+) -> FitResult:
     """Train through every phase, continuing from `state` (saved by an interrupted run) when it has epochs.
 
     Returns the model with the best weights by trainer.monitor on the validation split. The head phase trains
@@ -82,8 +92,9 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
     """
     data = split_evenly(data)
     resumed_at = state.epoch if state.epoch else None
-    weights = class_weights(data.train.labels, len(data.class_names), cfg.training.class_weight,
-                            cfg.training.effective_number_beta)
+    weights = class_weights(
+        data.train.labels, len(data.class_names), cfg.training.class_weight, cfg.training.effective_number_beta
+    )
     throughput = Throughput(len(data.train))
     max_minutes = cfg.trainer.get("max_minutes")
     budget = [TimeBudget(float(max_minutes), state.train_seconds)] if max_minutes else []
@@ -100,23 +111,35 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
                 set_body_trainable(model, phase.trainable_top, phase.train_batchnorm)
             compile_model(model, cfg, phase.learning_rate)
         ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.optimizer.get("ema_momentum") else []
-        callbacks = [*ema, throughput, *schedule_callbacks(cfg.schedule, phase.learning_rate, phase.end,
-                                                     cfg.trainer.monitor, budget[0] if budget else None),
-                     Checkpointing(store, state, phase.name, phase.start, cfg.trainer.monitor,
-                                   cfg.trainer.early_stopping_patience),
-                     *budget, *extra_callbacks]
+        callbacks = [
+            *ema,
+            throughput,
+            *schedule_callbacks(
+                cfg.schedule, phase.learning_rate, phase.end, cfg.trainer.monitor, budget[0] if budget else None
+            ),
+            Checkpointing(
+                store, state, phase.name, phase.start, cfg.trainer.monitor, cfg.trainer.early_stopping_patience
+            ),
+            *budget,
+            *extra_callbacks,
+        ]
         if verbose == 2:
             callbacks.append(EpochLine(int(cfg.trainer.epochs), phase.name))
-        fit_args = {"initial_epoch": max(state.epoch, phase.start), "epochs": phase.end,
-                    "verbose": 1 if verbose == 1 else 0}
+        fit_args = {
+            "initial_epoch": max(state.epoch, phase.start),
+            "epochs": phase.end,
+            "verbose": 1 if verbose == 1 else 0,
+        }
         if phase.name == "head" and cache:
             head = head_model(model)
             compile_model(head, cfg, phase.learning_rate, optimizer=model.optimizer)  # one optimizer state
-            fit_head_on_features(model, head, _inputs(data, cfg, weights), (data.val.x, data.val.y), callbacks,
-                                 **fit_args)
+            fit_head_on_features(
+                model, head, _inputs(data, cfg, weights), (data.val.x, data.val.y), callbacks, **fit_args
+            )
         else:
-            model.fit(**_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y), callbacks=callbacks,
-                      **fit_args)
+            model.fit(
+                **_inputs(data, cfg, weights), validation_data=(data.val.x, data.val.y), callbacks=callbacks, **fit_args
+            )
         state.epoch = phase.end  # an early-stopped phase is finished too: a resume must not repeat it
         store.save(state)
         if model.stop_training and (phase.name != "head" or (budget and budget[0].stopped_at)):
@@ -131,10 +154,17 @@ def fit_resumable(model: keras.Model, data: FerData, cfg: DictConfig, store: Che
 def _inputs(data: FerData, cfg: DictConfig, weights) -> dict:
     alpha = float(cfg.augmentation.get("mixup", 0.0) or 0.0)
     if alpha > 0:
-        return {"x": MixupBatches(data.train.x, data.train.y, cfg.trainer.batch_size, alpha, weights, training_seed(cfg))}
+        return {
+            "x": MixupBatches(data.train.x, data.train.y, cfg.trainer.batch_size, alpha, weights, training_seed(cfg))
+        }
     class_weight = None if weights is None else {i: float(w) for i, w in enumerate(weights)}
-    return {"x": data.train.x, "y": data.train.y, "batch_size": cfg.trainer.batch_size,
-            "shuffle": True, "class_weight": class_weight}
+    return {
+        "x": data.train.x,
+        "y": data.train.y,
+        "batch_size": cfg.trainer.batch_size,
+        "shuffle": True,
+        "class_weight": class_weight,
+    }
 
 
 def _verbosity(setting) -> int:

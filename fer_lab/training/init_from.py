@@ -10,8 +10,7 @@ from fer_lab.models.augmentation import BLOCK
 HEAD = "predictions"  # the softmax layer every fer_lab model ends with
 
 
-def initialize_from(model: keras.Model, uri: str, class_names: tuple[str, ...],
-                    tracking_uri: str | None = None) -> str:
+def initialize_from(model: keras.Model, uri: str, class_names: tuple[str, ...], tracking_uri: str | None = None) -> str:
     """Copy every weighted layer of the model at `uri` into `model` by name, and its head when the class names
     match (columns reordered when only the order differs); a head for other classes starts fresh.
 
@@ -35,10 +34,12 @@ def initialize_from(model: keras.Model, uri: str, class_names: tuple[str, ...],
         layer.set_weights(other.get_weights())
         copied += 1
     if differ or not copied:
-        raise FerLabError(f"model.init_from={uri} is a {meta.model_name!r} model whose layers do not fit this "
-                          f"model={model.name} (no matching weights for {', '.join(differ[:5]) or 'any layer'}): "
-                          f"pick the model config it was trained with, e.g. model={meta.model_name}, with the same "
-                          "model.input_crop and layer sizes")
+        raise FerLabError(
+            f"model.init_from={uri} is a {meta.model_name!r} model whose layers do not fit this "
+            f"model={model.name} (no matching weights for {', '.join(differ[:5]) or 'any layer'}): "
+            f"pick the model config it was trained with, e.g. model={meta.model_name}, with the same "
+            "model.input_crop and layer sizes"
+        )
     head = _copy_head(model.get_layer(HEAD), source.get_layer(HEAD), meta.class_names, class_names)
     return f"initialised {copied} layers from {uri} ({meta.model_name}, classes {', '.join(meta.class_names)}); {head}"
 
@@ -51,5 +52,3 @@ def _copy_head(head, source_head, source_classes: tuple[str, ...], classes: tupl
     order = [source_classes.index(name) for name in classes]
     head.set_weights([kernel[:, order], bias[order]])
     return "head kept" if order == sorted(order) else "head kept, its classes reordered"
-
-

@@ -7,8 +7,8 @@ common_options(cfg) (clipping, weight averaging) to the Keras constructor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import keras
 from omegaconf import MISSING, DictConfig
@@ -24,12 +24,12 @@ class OptimizerConfig:
     """Keys every optimizer has."""
 
     name: str = MISSING
-    learning_rate: float = 0.001      # a fine-tuning phase multiplies it by model.fine_tune.lr_factor
-    weight_decay: Optional[float] = None
-    clipnorm: Optional[float] = None
+    learning_rate: float = 0.001  # a fine-tuning phase multiplies it by model.fine_tune.lr_factor
+    weight_decay: float | None = None
+    clipnorm: float | None = None
     # null: off; e.g. 0.999: keep an exponential moving average of the weights (per step), validate and
     # checkpoint it instead of the raw weights (BatchNorm moving statistics stay the raw model's)
-    ema_momentum: Optional[float] = None
+    ema_momentum: float | None = None
 
 
 @dataclass
@@ -48,8 +48,12 @@ def make_optimizer(cfg: DictConfig, learning_rate: float) -> keras.optimizers.Op
     """The optimizer `cfg` (an `optimizer` config) names, at `learning_rate`."""
     cfg = OPTIMIZERS.config(cfg)
     momentum = cfg.ema_momentum
-    require(momentum is None or 0 < momentum < 1, "optimizer.ema_momentum", momentum,
-            "null (off) or a number in (0, 1), e.g. 0.999")
+    require(
+        momentum is None or 0 < momentum < 1,
+        "optimizer.ema_momentum",
+        momentum,
+        "null (off) or a number in (0, 1), e.g. 0.999",
+    )
     return OPTIMIZERS[cfg.name](cfg, learning_rate)
 
 
@@ -70,5 +74,10 @@ def adam(cfg: DictConfig, learning_rate: float) -> keras.optimizers.Optimizer:
 @OPTIMIZERS.register("sgd", SGDConfig)
 def sgd(cfg: DictConfig, learning_rate: float) -> keras.optimizers.Optimizer:
     """SGD with (Nesterov) momentum."""
-    return keras.optimizers.SGD(learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                weight_decay=cfg.weight_decay, **common_options(cfg))
+    return keras.optimizers.SGD(
+        learning_rate,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+        weight_decay=cfg.weight_decay,
+        **common_options(cfg),
+    )

@@ -56,15 +56,15 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
         print(f"fer_lab: {distilled.line}", flush=True)
 
     def build() -> keras.Model:
-        return build_model(cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:],
-                           num_classes=len(data.class_names))
+        return build_model(
+            cfg.model, cfg.augmentation, input_shape=data.train.x.shape[1:], num_classes=len(data.class_names)
+        )
 
     precision = cfg.trainer.precision
     with dtype_policy(precision), devices.scope():
         model = devices.prepare(build())
         if cfg.model.get("init_from"):
-            print(f"fer_lab: {initialize_from(model, cfg.model.init_from, data.class_names, tracking_uri)}",
-                  flush=True)
+            print(f"fer_lab: {initialize_from(model, cfg.model.init_from, data.class_names, tracking_uri)}", flush=True)
     store = CheckpointStore.for_config(cfg)
     state = store.load() if cfg.trainer.resume else RunState()
     run_name = cfg.mlflow.run_name or f"{cfg.model.name}-{Path(str(cfg.data.get('path', 'synthetic'))).name}"
@@ -79,14 +79,20 @@ def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str 
             result = fit_resumable(model, data, cfg, store, state, [MlflowEpochMetrics()])
         result = replace(result, model=float32_model(devices.local_model(result.model, build), build))
         splits = [s for s in (data.val, data.test) if s is not None and len(s)]
-        evaluation = evaluate_and_log(result.model, data, splits, tta=cfg.evaluation.tta,
-                                      crop_fraction=cfg.evaluation.crop_fraction,
-                                      unseen_test=cfg.evaluation.unseen_test)
+        evaluation = evaluate_and_log(
+            result.model,
+            data,
+            splits,
+            tta=cfg.evaluation.tta,
+            crop_fraction=cfg.evaluation.crop_fraction,
+            unseen_test=cfg.evaluation.unseen_test,
+        )
         _log_results(result, data, cfg, run.info.run_id)
         version, promotion = _register(result, data, cfg)
     store.clear()
-    summary = TrainSummary(run.info.run_id, tracking_uri, evaluation.reports, result, version, promotion,
-                           evaluation.unseen_test)
+    summary = TrainSummary(
+        run.info.run_id, tracking_uri, evaluation.reports, result, version, promotion, evaluation.unseen_test
+    )
     _print_summary(summary, cfg)
     return summary
 
@@ -98,12 +104,23 @@ def _log_inputs(data: FerData, devices: Devices, teacher_seconds: float | None) 
 
     if teacher_seconds is not None:
         mlflow.log_metric("teacher_seconds", teacher_seconds)
-    mlflow.log_dict({"source": data.source, "counts": data.counts(), "notes": list(data.notes),
-                     "origins": {s.name: s.origin for s in (data.train, data.val, data.test) if s is not None}},
-                    "data/summary.json")
-    mlflow.set_tags({"data.source": data.source, VAL_FINGERPRINT_TAG: data.val.fingerprint(),
-                     **{f"data.{s.name}_origin": s.origin for s in (data.train, data.val, data.test) if s is not None},
-                     "trainer.devices": str(devices.count)})
+    mlflow.log_dict(
+        {
+            "source": data.source,
+            "counts": data.counts(),
+            "notes": list(data.notes),
+            "origins": {s.name: s.origin for s in (data.train, data.val, data.test) if s is not None},
+        },
+        "data/summary.json",
+    )
+    mlflow.set_tags(
+        {
+            "data.source": data.source,
+            VAL_FINGERPRINT_TAG: data.val.fingerprint(),
+            **{f"data.{s.name}_origin": s.origin for s in (data.train, data.val, data.test) if s is not None},
+            "trainer.devices": str(devices.count),
+        }
+    )
 
 
 def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str) -> None:
@@ -112,31 +129,52 @@ def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str)
     from mlflow import MlflowClient
 
     state = result.state
-    mlflow.log_metrics({"best_epoch": float(state.best_epoch + 1), "epochs_trained": float(state.epochs_run),
-                        "train_img_per_s": result.images_per_second,
-                        "train_seconds": state.train_seconds,
-                        "model_params": float(result.model.count_params())})
+    mlflow.log_metrics(
+        {
+            "best_epoch": float(state.best_epoch + 1),
+            "epochs_trained": float(state.epochs_run),
+            "train_img_per_s": result.images_per_second,
+            "train_seconds": state.train_seconds,
+            "model_params": float(result.model.count_params()),
+        }
+    )
     client = MlflowClient()
-    history = {name.removeprefix("epoch/"): [m.value for m in sorted(client.get_metric_history(run_id, name),
-                                                                     key=lambda m: m.step)]
-               for name in ("epoch/loss", "epoch/accuracy", "epoch/macro_f1", "epoch/val_loss",
-                            "epoch/val_accuracy", "epoch/val_macro_f1")}
+    history = {
+        name.removeprefix("epoch/"): [
+            m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)
+        ]
+        for name in (
+            "epoch/loss",
+            "epoch/accuracy",
+            "epoch/macro_f1",
+            "epoch/val_loss",
+            "epoch/val_accuracy",
+            "epoch/val_macro_f1",
+        )
+    }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         mlflow.log_artifact(str(plot_curves(history, folder / "curves.png")), "figures")
         n = min(int(cfg.evaluation.sample_grid), len(data.val))
         if n:
             pred = np.argmax(predict_with_tta(result.model, data.val.x[:n]), axis=1)
-            mlflow.log_artifact(str(plot_samples(data.val.x[:n], data.val.labels[:n], pred, data.class_names,
-                                                 "val", folder / "samples_val.png")), "figures")
+            mlflow.log_artifact(
+                str(
+                    plot_samples(
+                        data.val.x[:n], data.val.labels[:n], pred, data.class_names, "val", folder / "samples_val.png"
+                    )
+                ),
+                "figures",
+            )
 
 
 def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | None, Promotion | None]:
     from mlflow import MlflowClient
 
     name = cfg.mlflow.registered_model_name
-    metadata = ModelMetadata(data.class_names, int(data.train.x.shape[1]),
-                             float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name))
+    metadata = ModelMetadata(
+        data.class_names, int(data.train.x.shape[1]), float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name)
+    )
     info = log_keras_model(result.model, metadata, data.val.x[:4], registered_name=name or None)
     version = None if info.registered_model_version is None else str(info.registered_model_version)
     if not (name and version):
@@ -156,8 +194,10 @@ def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int, devices: Dev
 
 def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
     fit = summary.fit
-    print(f"fer_lab: best epoch {fit.state.best_epoch + 1} by {cfg.trainer.monitor} "
-          f"({fit.state.best:.4f}); {sum(fit.epoch_seconds):.0f}s of training at {fit.images_per_second:.0f} img/s")
+    print(
+        f"fer_lab: best epoch {fit.state.best_epoch + 1} by {cfg.trainer.monitor} "
+        f"({fit.state.best:.4f}); {sum(fit.epoch_seconds):.0f}s of training at {fit.images_per_second:.0f} img/s"
+    )
     for report in summary.reports.values():
         print(f"fer_lab: {report.summary()}")
     if summary.unseen_test:

@@ -7,8 +7,8 @@ training phase, registered with the dataclass of its YAML keys.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 from omegaconf import MISSING, DictConfig
@@ -33,8 +33,9 @@ class SchedulePhase:
 SCHEDULES: Registry[Callable[[DictConfig, SchedulePhase], list]] = Registry("schedule", "name")
 
 
-def schedule_callbacks(cfg: DictConfig, base_lr: float, epochs: int, monitor: str,
-                       budget: TimeBudget | None = None) -> list[keras.callbacks.Callback]:
+def schedule_callbacks(
+    cfg: DictConfig, base_lr: float, epochs: int, monitor: str, budget: TimeBudget | None = None
+) -> list[keras.callbacks.Callback]:
     """The callbacks of the schedule `cfg` (a `schedule` config) names, for a phase ending at epoch `epochs`."""
     cfg = SCHEDULES.config(cfg)
     return SCHEDULES[cfg.name](cfg, SchedulePhase(base_lr, epochs, monitor, budget))
@@ -44,8 +45,13 @@ def check_schedule(cfg: DictConfig) -> None:
     """Build the schedule of train config `cfg` once, so that one it cannot drive (e.g. cosine_budget without
     trainer.max_minutes) fails before training starts."""
     max_minutes = cfg.trainer.get("max_minutes")
-    schedule_callbacks(cfg.schedule, float(cfg.optimizer.learning_rate), int(cfg.trainer.epochs),
-                       str(cfg.trainer.monitor), TimeBudget(float(max_minutes)) if max_minutes else None)
+    schedule_callbacks(
+        cfg.schedule,
+        float(cfg.optimizer.learning_rate),
+        int(cfg.trainer.epochs),
+        str(cfg.trainer.monitor),
+        TimeBudget(float(max_minutes)) if max_minutes else None,
+    )
 
 
 @dataclass
@@ -70,9 +76,16 @@ class PlateauConfig:
 @SCHEDULES.register("plateau", PlateauConfig)
 def plateau(cfg: DictConfig, phase: SchedulePhase) -> list:
     """Multiply the learning rate by `factor` after `patience` epochs without the monitored metric improving."""
-    return [keras.callbacks.ReduceLROnPlateau(monitor=phase.monitor, mode=direction(phase.monitor),
-                                              factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr,
-                                              verbose=0)]
+    return [
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=phase.monitor,
+            mode=direction(phase.monitor),
+            factor=cfg.factor,
+            patience=cfg.patience,
+            min_lr=cfg.min_lr,
+            verbose=0,
+        )
+    ]
 
 
 @dataclass
@@ -85,8 +98,11 @@ class CosineConfig:
 @SCHEDULES.register("cosine", CosineConfig)
 def cosine(cfg: DictConfig, phase: SchedulePhase) -> list:
     """Per-epoch cosine decay to base_lr * min_lr_ratio at the phase's last epoch, after a linear warmup."""
-    return [keras.callbacks.LearningRateScheduler(
-        lambda epoch: cosine_lr(epoch, phase.base_lr, phase.epochs, cfg.warmup_epochs, cfg.min_lr_ratio))]
+    return [
+        keras.callbacks.LearningRateScheduler(
+            lambda epoch: cosine_lr(epoch, phase.base_lr, phase.epochs, cfg.warmup_epochs, cfg.min_lr_ratio)
+        )
+    ]
 
 
 @dataclass
@@ -100,8 +116,10 @@ class CosineBudgetConfig:
 def cosine_budget(cfg: DictConfig, phase: SchedulePhase) -> list:
     """Cosine decay over the time budget trainer.max_minutes, set before every batch (BudgetCosine)."""
     if phase.budget is None:
-        raise FerLabError("schedule=cosine_budget needs a time budget: set trainer.max_minutes=<minutes> (the "
-                          "schedule spans it), or choose another schedule")
+        raise FerLabError(
+            "schedule=cosine_budget needs a time budget: set trainer.max_minutes=<minutes> (the "
+            "schedule spans it), or choose another schedule"
+        )
     return [BudgetCosine(phase.budget, phase.base_lr, cfg.warmup_fraction, cfg.min_lr_ratio)]
 
 
@@ -119,8 +137,7 @@ class BudgetCosine(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         used = self.budget.used_seconds() / self.budget.budget
-        self.model.optimizer.learning_rate = budget_cosine_lr(used, self.base_lr, self.warmup_fraction,
-                                                               self.min_ratio)
+        self.model.optimizer.learning_rate = budget_cosine_lr(used, self.base_lr, self.warmup_fraction, self.min_ratio)
 
 
 def cosine_lr(epoch: int, base_lr: float, epochs: int, warmup: int, min_ratio: float) -> float:

@@ -16,7 +16,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from omegaconf import MISSING, DictConfig
 
@@ -34,10 +33,10 @@ class Role(enum.StrEnum):
 class DistributedConfig:
     """Types of tuner.distributed; the values are in conf/tune.yaml."""
 
-    role: Optional[Role] = MISSING
+    role: Role | None = MISSING
     ip: str = MISSING
     port: int = MISSING
-    worker_id: Optional[str] = MISSING
+    worker_id: str | None = MISSING
     connect_timeout_s: float = MISSING
 
 
@@ -46,11 +45,14 @@ def configure_role(dcfg: DictConfig) -> str | None:
     role = dcfg.get("role")
     if role is None:
         if ENV_IP in os.environ:
-            raise FerLabError(f"{ENV_IP} is set but tuner.distributed.role is not: pass "
-                              "tuner.distributed.role=chief (or worker), or unset the KERASTUNER_* variables")
+            raise FerLabError(
+                f"{ENV_IP} is set but tuner.distributed.role is not: pass "
+                "tuner.distributed.role=chief (or worker), or unset the KERASTUNER_* variables"
+            )
         return None
-    tuner_id = "chief" if role == "chief" else str(dcfg.get("worker_id") or
-                                                      f"worker-{socket.gethostname()}-{os.getpid()}")
+    tuner_id = (
+        "chief" if role == "chief" else str(dcfg.get("worker_id") or f"worker-{socket.gethostname()}-{os.getpid()}")
+    )
     if role == "worker" and "chief" in tuner_id:
         raise FerLabError(f"tuner.distributed.worker_id={tuner_id!r} must not contain 'chief'")
     os.environ.update({ENV_ID: tuner_id, ENV_IP: str(dcfg.ip), ENV_PORT: str(dcfg.port)})
@@ -68,7 +70,8 @@ def wait_for_chief(ip: str, port: int, timeout_s: float) -> None:
             raise FerLabError(
                 f"cannot reach the tuning chief at {ip}:{port} within {timeout_s:.0f}s. Start it first "
                 "(same command with tuner.distributed.role=chief), check tuner.distributed.ip/port and the "
-                "firewall, or wait longer with tuner.distributed.connect_timeout_s=<seconds>") from None
+                "firewall, or wait longer with tuner.distributed.connect_timeout_s=<seconds>"
+            ) from None
 
 
 def serve_oracle(oracle, ip: str, port: int, poll_s: float = 0.5) -> None:
@@ -76,9 +79,9 @@ def serve_oracle(oracle, ip: str, port: int, poll_s: float = 0.5) -> None:
 
     KerasTuner's own server loop does the same but polls every 20 s once the search is over.
     """
-    import grpc
     from concurrent import futures
 
+    import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
@@ -90,12 +93,16 @@ def serve_oracle(oracle, ip: str, port: int, poll_s: float = 0.5) -> None:
     except RuntimeError:
         bound = 0
     if not bound:
-        raise FerLabError(f"the tuning chief cannot listen on {ip}:{port} (in use, or not an address of this "
-                          "machine); pick another tuner.distributed.port or ip")
+        raise FerLabError(
+            f"the tuning chief cannot listen on {ip}:{port} (in use, or not an address of this "
+            "machine); pick another tuner.distributed.port or ip"
+        )
     server.start()
-    print(f"fer_lab: tuning chief serving the oracle on {ip}:{port}; start workers with "
-          f"tuner.distributed.role=worker tuner.distributed.ip=<this host> tuner.distributed.port={port}",
-          flush=True)
+    print(
+        f"fer_lab: tuning chief serving the oracle on {ip}:{port}; start workers with "
+        f"tuner.distributed.role=worker tuner.distributed.ip=<this host> tuner.distributed.port={port}",
+        flush=True,
+    )
     try:
         while not (servicer.stop_triggered and exit_chief(oracle)):
             time.sleep(poll_s)
@@ -106,5 +113,8 @@ def serve_oracle(oracle, ip: str, port: int, poll_s: float = 0.5) -> None:
 def search_is_over(oracle) -> bool:
     """True when a trial budget exists, is used up, and no trial waits to run or rerun."""
     remaining = oracle.remaining_trials()
-    return remaining is not None and remaining <= 0 and all(
-        t.status in ("COMPLETED", "FAILED") for t in oracle.trials.values())
+    return (
+        remaining is not None
+        and remaining <= 0
+        and all(t.status in ("COMPLETED", "FAILED") for t in oracle.trials.values())
+    )

@@ -50,8 +50,12 @@ class FerHyperModel(keras_tuner.HyperModel):
         cfg = self.trial_config(declare(hp, self.params))
         seed_everything(training_seed(cfg), cfg.trainer.deterministic)
         with dtype_policy(cfg.trainer.precision):
-            model = build_model(cfg.model, cfg.augmentation, input_shape=self.data.train.x.shape[1:],
-                                num_classes=len(self.data.class_names))
+            model = build_model(
+                cfg.model,
+                cfg.augmentation,
+                input_shape=self.data.train.x.shape[1:],
+                num_classes=len(self.data.class_names),
+            )
             compile_model(model, cfg, float(cfg.optimizer.learning_rate))
         return model
 
@@ -75,8 +79,7 @@ class FerHyperModel(keras_tuner.HyperModel):
             state.epoch = int(initial_epoch)
         recorder = EpochLogs()
         try:
-            result = fit_resumable(model, self.data, cfg, store, state,
-                                   [*callbacks, recorder, MlflowEpochMetrics()])
+            result = fit_resumable(model, self.data, cfg, store, state, [*callbacks, recorder, MlflowEpochMetrics()])
         finally:
             store.clear()
         return recorder.logs[result.state.best_epoch]

@@ -21,15 +21,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_local(overrides: list[str], workers: int, port: int | None = None, env: dict | None = None,
-                 poll_s: float = 0.5) -> int:
+def launch_local(
+    overrides: list[str], workers: int, port: int | None = None, env: dict | None = None, poll_s: float = 0.5
+) -> int:
     """Start the chief and `workers` workers, wait for all; return the first non-zero exit status, else 0."""
     port = port or free_port()
-    common = [sys.executable, "-m", "fer_lab.tune", *overrides, "tuner.distributed.ip=127.0.0.1",
-              f"tuner.distributed.port={port}"]
+    common = [
+        sys.executable,
+        "-m",
+        "fer_lab.tune",
+        *overrides,
+        "tuner.distributed.ip=127.0.0.1",
+        f"tuner.distributed.port={port}",
+    ]
     commands = [[*common, "tuner.distributed.role=chief"]]
-    commands += [[*common, "tuner.distributed.role=worker", f"tuner.distributed.worker_id=worker{i}"]
-                 for i in range(1, workers + 1)]
+    commands += [
+        [*common, "tuner.distributed.role=worker", f"tuner.distributed.worker_id=worker{i}"]
+        for i in range(1, workers + 1)
+    ]
     procs = [subprocess.Popen(c, env={**os.environ, **(env or {})}) for c in commands]
     try:
         while True:

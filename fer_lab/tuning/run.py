@@ -38,8 +38,9 @@ class StudyResult:
     model_version: str | None
 
 
-def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str | None = None,
-              parent_run_id: str | None = None) -> StudyResult | None:
+def run_study(
+    cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str | None = None, parent_run_id: str | None = None
+) -> StudyResult | None:
     """Run (or resume) the study `cfg` describes; a worker returns None once the chief has no trial left."""
     from fer_lab.tuning.tuners import check_tuner
 
@@ -58,10 +59,14 @@ def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str 
     study.lock()
     record = study.open(cfg, overwrite=bool(tcfg.overwrite))
     user_overrides = [o for o in cli_overrides if not o.lstrip("+~").split("=")[0].startswith(_OWN_OVERRIDES)]
-    tags = {ROLE_TAG: "study", STUDY_TAG: study.name,
-            **({CHIEF_TAG: f"{tcfg.distributed.ip}:{tcfg.distributed.port}"} if role == "chief" else {})}
-    with parent_run(str(cfg.mlflow.experiment), tracking_uri, f"study-{study.name}", tags, cfg,
-                    record.parent_run_id, parent_run_id) as parent:
+    tags = {
+        ROLE_TAG: "study",
+        STUDY_TAG: study.name,
+        **({CHIEF_TAG: f"{tcfg.distributed.ip}:{tcfg.distributed.port}"} if role == "chief" else {}),
+    }
+    with parent_run(
+        str(cfg.mlflow.experiment), tracking_uri, f"study-{study.name}", tags, cfg, record.parent_run_id, parent_run_id
+    ) as parent:
         record.parent_run_id, record.tracking_uri = parent, tracking_uri
         study.save(record)
         tuner = _tuner(tcfg, base, params, data, study, parent, tracking_uri)
@@ -70,9 +75,16 @@ def run_study(cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str 
         best = _summarise(tuner, params, str(tcfg.objective), parent)
         if best is not None and tcfg.retrain and record.retrained_trial != best.trial_id:
             _retrain(cfg, params, best, study, record, user_overrides)
-    result = StudyResult(study.name, study.path, parent, best and best.trial_id, best and best.score,
-                         tuple(overrides(params, best.hyperparameters.values)) if best else (),
-                         record.retrain_run_id, record.model_version)
+    result = StudyResult(
+        study.name,
+        study.path,
+        parent,
+        best and best.trial_id,
+        best and best.score,
+        tuple(overrides(params, best.hyperparameters.values)) if best else (),
+        record.retrain_run_id,
+        record.model_version,
+    )
     _print_result(result, cfg, user_overrides)
     return result
 
@@ -94,8 +106,10 @@ def _check_objective(base: DictConfig, objective: str) -> None:
 
     logged = logged_metrics(base)
     if objective not in logged:
-        raise FerLabError(f"tuner.objective={objective} is never logged by a trial: choose one of "
-                          f"{', '.join(sorted(logged))} (validation metrics only: selection never uses test data)")
+        raise FerLabError(
+            f"tuner.objective={objective} is never logged by a trial: choose one of "
+            f"{', '.join(sorted(logged))} (validation metrics only: selection never uses test data)"
+        )
 
 
 def _check_candidates(base: DictConfig, params: list[HyperParam]) -> None:
@@ -120,10 +134,17 @@ def _load_data(cfg: DictConfig):
     if fraction is None or fraction == 1:
         return data
     rows = stratified_sample(data.train.labels, float(fraction), cfg.seed)
-    train = dataclasses.replace(data.train, x=data.train.x[rows], y=data.train.y[rows],
-                                origin=f"{data.train.origin}, stratified {fraction:g} for the search")
-    print(f"fer_lab: trials train on {len(train)} of {len(data.train)} training images "
-          f"(tuner.trial_train_fraction={fraction:g}); the retrain uses all of them", flush=True)
+    train = dataclasses.replace(
+        data.train,
+        x=data.train.x[rows],
+        y=data.train.y[rows],
+        origin=f"{data.train.origin}, stratified {fraction:g} for the search",
+    )
+    print(
+        f"fer_lab: trials train on {len(train)} of {len(data.train)} training images "
+        f"(tuner.trial_train_fraction={fraction:g}); the retrain uses all of them",
+        flush=True,
+    )
     return dataclasses.replace(data, train=train)
 
 
@@ -136,8 +157,10 @@ def _tuner(tcfg: DictConfig, base, params, data, study: Study, parent: str, trac
     try:
         return make_tuner(tcfg, hypermodel, str(study.path.parent), study.name, parent, tracking_uri)
     except (RuntimeError, ValueError, KeyError, json.JSONDecodeError) as err:
-        raise FerLabError(f"cannot reload the tuner state in {study.path} ({type(err).__name__}: {err}); "
-                          "start afresh with tuner.overwrite=true or choose another tuner.study") from None
+        raise FerLabError(
+            f"cannot reload the tuner state in {study.path} ({type(err).__name__}: {err}); "
+            "start afresh with tuner.overwrite=true or choose another tuner.study"
+        ) from None
 
 
 def _search(tuner, role: str | None, tcfg: DictConfig) -> None:
@@ -152,9 +175,11 @@ def _search(tuner, role: str | None, tcfg: DictConfig) -> None:
         if "consecutive failures" not in str(err):
             raise
         last = str(err).strip().splitlines()[-1]
-        raise FerLabError(f"{tcfg.max_consecutive_failed_trials} trials in a row failed (last: {last}); the "
-                          "failed trials' runs hold the tracebacks. Fix the cause, then start the study afresh "
-                          "with tuner.overwrite=true") from None
+        raise FerLabError(
+            f"{tcfg.max_consecutive_failed_trials} trials in a row failed (last: {last}); the "
+            "failed trials' runs hold the tracebacks. Fix the cause, then start the study afresh "
+            "with tuner.overwrite=true"
+        ) from None
 
 
 def _work(cfg, tcfg: DictConfig, base, params, study: Study, tracking_uri: str) -> None:
@@ -175,19 +200,29 @@ def _find_parent(experiment: str, name: str, tracking_uri: str, port: int) -> st
 
     client = MlflowClient()
     found = client.get_experiment_by_name(experiment)
-    running = [] if found is None else client.search_runs(
-        [found.experiment_id], f"tags.`{ROLE_TAG}` = 'study' and attributes.status = 'RUNNING'",
-        order_by=["attributes.start_time DESC"])
+    running = (
+        []
+        if found is None
+        else client.search_runs(
+            [found.experiment_id],
+            f"tags.`{ROLE_TAG}` = 'study' and attributes.status = 'RUNNING'",
+            order_by=["attributes.start_time DESC"],
+        )
+    )
     ours = [r for r in running if r.data.tags.get(STUDY_TAG) == name]
     if ours:
         return ours[0].info.run_id
     served = [r.data.tags[STUDY_TAG] for r in running if r.data.tags.get(CHIEF_TAG, "").endswith(f":{port}")]
     if served:
-        raise FerLabError(f"the chief on port {port} runs study {served[0]}, not {name}: start this worker with "
-                          f"tuner.study={served[0]} and the chief's model and search_space overrides")
-    raise FerLabError(f"no running study {name} in experiment {experiment} at {tracking_uri}: a worker must log "
-                      "to the chief's tracking store (mlflow.tracking_uri=http://<tracking server>:5000) and use "
-                      "the chief's tuner.study and mlflow.experiment")
+        raise FerLabError(
+            f"the chief on port {port} runs study {served[0]}, not {name}: start this worker with "
+            f"tuner.study={served[0]} and the chief's model and search_space overrides"
+        )
+    raise FerLabError(
+        f"no running study {name} in experiment {experiment} at {tracking_uri}: a worker must log "
+        "to the chief's tracking store (mlflow.tracking_uri=http://<tracking server>:5000) and use "
+        "the chief's tuner.study and mlflow.experiment"
+    )
 
 
 def _check_same_space(tuner, params: list[HyperParam]) -> None:
@@ -198,8 +233,10 @@ def _check_same_space(tuner, params: list[HyperParam]) -> None:
     local = HyperParameters.from_proto(local.to_proto())
     chief = tuner.oracle.get_space()
     if chief.get_config()["space"] != local.get_config()["space"]:
-        raise FerLabError("this worker's search space differs from the chief's: start workers with the same "
-                          "model, search_space and search_space.* overrides as the chief")
+        raise FerLabError(
+            "this worker's search space differs from the chief's: start workers with the same "
+            "model, search_space and search_space.* overrides as the chief"
+        )
 
 
 def _summarise(tuner, params: list[HyperParam], objective: str, parent: str):
@@ -207,8 +244,10 @@ def _summarise(tuner, params: list[HyperParam], objective: str, parent: str):
     from mlflow import MlflowClient
 
     oracle = tuner.oracle
-    run_ids = {r.data.tags.get("fer_lab.trial_id"): r.info.run_id
-               for r in child_runs(parent, extra_filter="tags.`fer_lab.role` = 'trial'")}
+    run_ids = {
+        r.data.tags.get("fer_lab.trial_id"): r.info.run_id
+        for r in child_runs(parent, extra_filter="tags.`fer_lab.role` = 'trial'")
+    }
     direction = oracle.objective.direction
     table = trial_table(oracle.trials, params, objective, direction, run_ids)
     client = MlflowClient()
@@ -243,15 +282,15 @@ def _retrain(cfg, params, best, study: Study, record: StudyRecord, user_override
     with open_dict(final):
         final.mlflow.run_name = f"{study.name}-best"
     print(f"fer_lab: retraining trial {best.trial_id}'s configuration for {final.trainer.epochs} epochs", flush=True)
-    summary = run_training(final, overrides=[*user_overrides, *overrides(params, values)],
-                           parent_run_id=record.parent_run_id)
+    summary = run_training(
+        final, overrides=[*user_overrides, *overrides(params, values)], parent_run_id=record.parent_run_id
+    )
     client = MlflowClient()
     client.set_tag(summary.run_id, ROLE_TAG, "retrain")
     client.set_tag(summary.run_id, STUDY_TAG, study.name)
     for report in summary.reports.values():
         for key in ("accuracy", "macro_f1"):
-            client.log_metric(record.parent_run_id, f"final_{report.split}_{key}",
-                              float(getattr(report, key)))
+            client.log_metric(record.parent_run_id, f"final_{report.split}_{key}", float(getattr(report, key)))
     record.retrained_trial, record.retrain_run_id = best.trial_id, summary.run_id
     record.model_version = summary.model_version
     study.save(record)
@@ -261,9 +300,12 @@ def _print_start(study: Study, tuner, params: list[HyperParam], role: str | None
     done = sum(t.status in ("COMPLETED", "FAILED") for t in tuner.oracle.trials.values())
     budget = tuner.oracle.max_trials or "hyperband schedule"
     how = f"as chief at {os.environ.get(distributed.ENV_IP)}" if role == "chief" else "in this process"
-    print(f"fer_lab: study {study.name} in {study.path}: {type(tuner).__name__}, {len(params)} hyperparameters "
-          f"({', '.join(p.name for p in params)}), objective {tuner.oracle.objective.name}, "
-          f"{done} of {budget} trials done; running {how}", flush=True)
+    print(
+        f"fer_lab: study {study.name} in {study.path}: {type(tuner).__name__}, {len(params)} hyperparameters "
+        f"({', '.join(p.name for p in params)}), objective {tuner.oracle.objective.name}, "
+        f"{done} of {budget} trials done; running {how}",
+        flush=True,
+    )
 
 
 def _print_result(result: StudyResult, cfg: DictConfig, user_overrides: list[str]) -> None:

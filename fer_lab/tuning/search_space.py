@@ -42,8 +42,8 @@ class HyperParam:
     max: float | None = None
     step: float | None = None
     sampling: str = "linear"
-    labels: tuple = ()               # choice/group: what the tuner samples
-    mapping: dict | None = None      # choice with a mapping: label -> config value
+    labels: tuple = ()  # choice/group: what the tuner samples
+    mapping: dict | None = None  # choice with a mapping: label -> config value
     default: Any = None
 
     def config_value(self, value):
@@ -65,9 +65,11 @@ def parse_space(cfg: DictConfig) -> list[HyperParam]:
     entries = {} if node is None else OmegaConf.to_container(node, resolve=True)
     params = [_parse(name, spec, cfg) for name, spec in entries.items() if spec is not None]
     if not params:
-        raise FerLabError("the search space is empty: pick one with `search_space=<name>` "
-                          f"(options in {CONF_DIR / 'search_space'}) or add entries, e.g. "
-                          "`+search_space.lr={key:optimizer.learning_rate,type:float,min:1e-4,max:1e-2,sampling:log}`")
+        raise FerLabError(
+            "the search space is empty: pick one with `search_space=<name>` "
+            f"(options in {CONF_DIR / 'search_space'}) or add entries, e.g. "
+            "`+search_space.lr={key:optimizer.learning_rate,type:float,min:1e-4,max:1e-2,sampling:log}`"
+        )
     return params
 
 
@@ -78,8 +80,9 @@ def declare(hp, params: list[HyperParam]) -> dict[str, Any]:
         if p.type == "float":
             values[p.name] = hp.Float(p.name, p.min, p.max, step=p.step, sampling=p.sampling, default=p.default)
         elif p.type == "int":
-            values[p.name] = hp.Int(p.name, int(p.min), int(p.max), step=int(p.step or 1), sampling=p.sampling,
-                                    default=p.default)
+            values[p.name] = hp.Int(
+                p.name, int(p.min), int(p.max), step=int(p.step or 1), sampling=p.sampling, default=p.default
+            )
         elif p.type == "bool":
             values[p.name] = hp.Boolean(p.name, default=bool(p.default))
         else:
@@ -104,15 +107,20 @@ def apply(cfg: DictConfig, params: list[HyperParam], values: dict[str, Any]) -> 
 
 def overrides(params: list[HyperParam], values: dict[str, Any]) -> list[str]:
     """Hydra command-line overrides that reproduce `values`, e.g. ["optimizer.learning_rate=0.0012"]."""
-    return [f"{p.key}={_hydra_literal(p.config_value(values[p.name]))}"
-            for p in sorted(params, key=lambda p: p.type != "group") if p.name in values]
+    return [
+        f"{p.key}={_hydra_literal(p.config_value(values[p.name]))}"
+        for p in sorted(params, key=lambda p: p.type != "group")
+        if p.name in values
+    ]
 
 
 def _parse(name: str, spec, cfg: DictConfig) -> HyperParam:
     where = f"search_space.{name}"
     if not isinstance(spec, dict):
-        raise FerLabError(f"{where} must be a mapping like {{key: optimizer.learning_rate, type: float, min: ..., "
-                          f"max: ...}}, got {spec!r}")
+        raise FerLabError(
+            f"{where} must be a mapping like {{key: optimizer.learning_rate, type: float, min: ..., "
+            f"max: ...}}, got {spec!r}"
+        )
     unknown = sorted(set(spec) - FIELDS)
     if unknown:
         raise FerLabError(f"{where} has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(FIELDS))}")
@@ -132,19 +140,21 @@ def _parse(name: str, spec, cfg: DictConfig) -> HyperParam:
 def _check_key(where: str, key: str, kind: str, cfg: DictConfig) -> None:
     section = key.split(".")[0]
     if section not in TUNABLE_SECTIONS:
-        raise FerLabError(f"{where}.key={key} cannot be tuned: keys must lie under "
-                          f"{', '.join(TUNABLE_SECTIONS)}")
+        raise FerLabError(f"{where}.key={key} cannot be tuned: keys must lie under {', '.join(TUNABLE_SECTIONS)}")
     if kind == "group":
         if "." in key or not (CONF_DIR / key).is_dir():
-            raise FerLabError(f"{where}.key={key}: type group needs a config group name "
-                              "(augmentation, optimizer or schedule)")
+            raise FerLabError(
+                f"{where}.key={key}: type group needs a config group name (augmentation, optimizer or schedule)"
+            )
         return
     if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         node = OmegaConf.select(cfg, parent) if parent else cfg
         known = ", ".join(f"{parent}.{k}" for k in node) if isinstance(node, DictConfig) else "none"
-        raise FerLabError(f"{where}.key={key} is not a key of the composed config (known keys there: {known}); "
-                          "fix the name or pick the model whose config has it")
+        raise FerLabError(
+            f"{where}.key={key} is not a key of the composed config (known keys there: {known}); "
+            "fix the name or pick the model whose config has it"
+        )
 
 
 def _parse_range(name: str, spec: dict, where: str) -> HyperParam:
@@ -173,8 +183,10 @@ def _parse_choice(name: str, spec: dict, where: str) -> HyperParam:
     if not labels:
         raise FerLabError(f"{where}.values must be a non-empty list (or mapping label -> value)")
     if len({type(v) for v in labels}) > 1 or not all(isinstance(v, (str, int, float, bool)) for v in labels):
-        raise FerLabError(f"{where}.values must all be strings, or all numbers (got {list(labels)!r}); for "
-                          "lists, dicts or null use a mapping label -> value, e.g. {none: null, small: [64]}")
+        raise FerLabError(
+            f"{where}.values must all be strings, or all numbers (got {list(labels)!r}); for "
+            "lists, dicts or null use a mapping label -> value, e.g. {none: null, small: [64]}"
+        )
     if spec["type"] == "group":
         for option in labels:
             _load_group_option(spec["key"], option)

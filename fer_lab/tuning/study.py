@@ -23,8 +23,18 @@ RECORD = "study.json"
 LOCK = ".lock"
 # tuner keys that do not change what a trial computes: changing them continues the same study.
 _RESUMABLE_TUNER_KEYS = ("study", "overwrite", "max_trials", "distributed", "retrain")
-_SECTIONS = ("search_space", "data", "model", "augmentation", "optimizer", "schedule", "trainer", "training",
-             "seed", "tuner")
+_SECTIONS = (
+    "search_space",
+    "data",
+    "model",
+    "augmentation",
+    "optimizer",
+    "schedule",
+    "trainer",
+    "training",
+    "seed",
+    "tuner",
+)
 
 
 @dataclass
@@ -35,7 +45,7 @@ class StudyRecord:
     fingerprint: dict
     parent_run_id: str | None = None
     tracking_uri: str | None = None
-    retrained_trial: str | None = None   # trial whose configuration was retrained last
+    retrained_trial: str | None = None  # trial whose configuration was retrained last
     retrain_run_id: str | None = None
     model_version: str | None = None
 
@@ -74,8 +84,10 @@ class Study:
         try:
             return StudyRecord(**json.loads(self.record_path.read_text()))
         except (ValueError, TypeError) as err:
-            raise FerLabError(f"{self.record_path} is unreadable ({err}); start afresh with tuner.overwrite=true "
-                              "or choose another tuner.study") from None
+            raise FerLabError(
+                f"{self.record_path} is unreadable ({err}); start afresh with tuner.overwrite=true "
+                "or choose another tuner.study"
+            ) from None
 
     def save(self, record: StudyRecord) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -86,13 +98,16 @@ class Study:
     def lock(self) -> None:
         """Hold an exclusive lock on the study for this process (a second chief/search is refused)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / LOCK, "a+")
+        # Held open on purpose: the lock lasts as long as the handle.
+        handle = open(self.path / LOCK, "a+")  # noqa: SIM115
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise FerLabError(f"study {self.name} ({self.path}) is in use by another fer_lab.tune process; wait "
-                              "for it, or start workers with tuner.distributed.role=worker") from None
+            raise FerLabError(
+                f"study {self.name} ({self.path}) is in use by another fer_lab.tune process; wait "
+                "for it, or start workers with tuner.distributed.role=worker"
+            ) from None
         self._lock = handle
 
     def started(self) -> bool:
@@ -113,14 +128,17 @@ class Study:
         """
         wanted = fingerprint(cfg)
         record = None if overwrite else self.load()
-        if record is None and not overwrite and self.path.exists() and any(
-                p.name != LOCK for p in self.path.iterdir()):
-            raise FerLabError(f"{self.path} holds tuner state but no {RECORD}, so fer_lab cannot tell what it "
-                              "searched; rerun with tuner.overwrite=true or choose another tuner.study")
+        if record is None and not overwrite and self.path.exists() and any(p.name != LOCK for p in self.path.iterdir()):
+            raise FerLabError(
+                f"{self.path} holds tuner state but no {RECORD}, so fer_lab cannot tell what it "
+                "searched; rerun with tuner.overwrite=true or choose another tuner.study"
+            )
         if record is not None and record.fingerprint != wanted and self.started():
-            raise FerLabError(f"study {self.name} in {self.path} was started with a different "
-                              f"{_describe_diff(record.fingerprint, wanted)}; to keep both, pick a new study "
-                              f"name (tuner.study=<name>), or discard the old one with tuner.overwrite=true")
+            raise FerLabError(
+                f"study {self.name} in {self.path} was started with a different "
+                f"{_describe_diff(record.fingerprint, wanted)}; to keep both, pick a new study "
+                f"name (tuner.study=<name>), or discard the old one with tuner.overwrite=true"
+            )
         if record is None or record.fingerprint != wanted:
             self.wipe()
             record = StudyRecord(self.name, wanted)

@@ -11,17 +11,25 @@ import pandas as pd
 from fer_lab.tuning.search_space import HyperParam
 
 
-def trial_table(trials: dict, params: list[HyperParam], objective: str, direction: str,
-                run_ids: dict[str, str]) -> pd.DataFrame:
+def trial_table(
+    trials: dict, params: list[HyperParam], objective: str, direction: str, run_ids: dict[str, str]
+) -> pd.DataFrame:
     """One row per trial (oracle trials by id): rank, trial, status, objective, hp values, MLflow run id."""
     rows = []
     for order, (trial_id, trial) in enumerate(sorted(trials.items())):
         values = trial.hyperparameters.values
         score = trial.score if trial.status == "COMPLETED" else None
-        rows.append({"trial": trial_id, "order": order, "status": trial.status, objective: score,
-                     **{p.name: values.get(p.name) for p in params},
-                     **{k: v for k, v in values.items() if k.startswith("tuner/")},
-                     "run_id": run_ids.get(trial_id, "")})
+        rows.append(
+            {
+                "trial": trial_id,
+                "order": order,
+                "status": trial.status,
+                objective: score,
+                **{p.name: values.get(p.name) for p in params},
+                **{k: v for k, v in values.items() if k.startswith("tuner/")},
+                "run_id": run_ids.get(trial_id, ""),
+            }
+        )
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -53,8 +61,9 @@ def importance(df: pd.DataFrame, params: list[HyperParam], objective: str) -> pd
     return pd.Series(out, dtype=float).sort_values(ascending=False)
 
 
-def write_summary(df: pd.DataFrame, params: list[HyperParam], objective: str, direction: str,
-                  folder: Path) -> list[Path]:
+def write_summary(
+    df: pd.DataFrame, params: list[HyperParam], objective: str, direction: str, folder: Path
+) -> list[Path]:
     """trials.csv, trials.txt and the two plots in `folder`; returns the written paths."""
     import matplotlib
 
@@ -91,7 +100,7 @@ def write_summary(df: pd.DataFrame, params: list[HyperParam], objective: str, di
         axes[0].barh(ranked.index[::-1], ranked.to_numpy()[::-1])
         axes[0].set(xlabel="importance (|Spearman| or eta)", title="hyperparameters", xlim=(0, 1))
         by_name = {p.name: p for p in params}
-        for ax, name in zip(axes[1:], top):
+        for ax, name in zip(axes[1:], top, strict=True):
             x = done[name]
             numeric = by_name[name].type in ("float", "int")
             ax.scatter(x.astype(float) if numeric else x.astype(str), y)

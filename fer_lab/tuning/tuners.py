@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import time
 from dataclasses import dataclass, field, fields
-from typing import Optional
 
 import keras
 import keras_tuner
@@ -61,8 +60,14 @@ class TrackedTrials:
             import mlflow
 
             self.trial_runs[trial.trial_id] = run.info.run_id
-            mlflow.set_tags({TRIAL_TAG: trial.trial_id, "fer_lab.study": self.study, "fer_lab.role": "trial",
-                             "fer_lab.tuner_id": self.tuner_id})
+            mlflow.set_tags(
+                {
+                    TRIAL_TAG: trial.trial_id,
+                    "fer_lab.study": self.study,
+                    "fer_lab.role": "trial",
+                    "fer_lab.tuner_id": self.tuner_id,
+                }
+            )
             mlflow.log_params({f"hp.{k}": v for k, v in values.items()})
             try:
                 results = super().run_trial(trial, *args, **kwargs)
@@ -79,12 +84,16 @@ class TrackedTrials:
         from fer_lab.tracking.parent_runs import child_runs
 
         client = MlflowClient()
-        for run in child_runs(self.parent_run_id, extra_filter=f"tags.`{TRIAL_TAG}` = '{trial_id}' and "
-                                                                "attributes.status = 'RUNNING'"):
+        for run in child_runs(
+            self.parent_run_id, extra_filter=f"tags.`{TRIAL_TAG}` = '{trial_id}' and attributes.status = 'RUNNING'"
+        ):
             client.set_terminated(run.info.run_id, "KILLED")
             client.delete_run(run.info.run_id)
-            print(f"fer_lab: trial {trial_id} runs again; its interrupted run {run.info.run_id} is deleted "
-                  "(restore it from the MLflow UI's deleted runs)", flush=True)
+            print(
+                f"fer_lab: trial {trial_id} runs again; its interrupted run {run.info.run_id} is deleted "
+                "(restore it from the MLflow UI's deleted runs)",
+                flush=True,
+            )
 
     def on_trial_end(self, trial):
         try:
@@ -116,10 +125,10 @@ class TunerConfig:
 
     name: str = MISSING
     objective: str = MISSING
-    max_trials: int = MISSING     # an algorithm without a budget in trials of its own may make it Optional
+    max_trials: int = MISSING  # an algorithm without a budget in trials of its own may make it Optional
     trial_epochs: int = MISSING
-    trial_train_fraction: Optional[float] = MISSING
-    study: Optional[str] = MISSING
+    trial_train_fraction: float | None = MISSING
+    study: str | None = MISSING
     overwrite: bool = MISSING
     seed: int = MISSING
     executions_per_trial: int = MISSING
@@ -143,7 +152,7 @@ class TrackedRandomSearch(TrackedTrials, keras_tuner.RandomSearch):
 
 @dataclass
 class BayesianConfig(TunerConfig):
-    num_initial_points: Optional[int] = None
+    num_initial_points: int | None = None
     alpha: float = 1.0e-4
     beta: float = 2.6
 
@@ -155,7 +164,7 @@ class TrackedBayesianOptimization(TrackedTrials, keras_tuner.BayesianOptimizatio
 
 @dataclass
 class HyperbandConfig(TunerConfig):
-    max_trials: Optional[int] = None
+    max_trials: int | None = None
     max_epochs: int = II(".trial_epochs")
     factor: int = 3
     hyperband_iterations: int = 1
@@ -177,27 +186,43 @@ def check_tuner(tcfg: DictConfig) -> DictConfig:
     if tcfg.max_trials is not None and tcfg.max_trials < 1:
         raise FerLabError(f"tuner.max_trials={tcfg.max_trials} must be an integer >= 1")
     if not str(tcfg.objective).startswith("val_"):
-        raise FerLabError(f"tuner.objective={tcfg.objective} is not a validation metric: trials are scored on the "
-                          "validation split only (val_macro_f1, val_accuracy, val_loss), never on test data")
+        raise FerLabError(
+            f"tuner.objective={tcfg.objective} is not a validation metric: trials are scored on the "
+            "validation split only (val_macro_f1, val_accuracy, val_loss), never on test data"
+        )
     fraction = tcfg.trial_train_fraction
     if fraction is not None and not 0 < fraction <= 1:
         raise FerLabError(f"tuner.trial_train_fraction={fraction} must lie in (0, 1] (or null for all images)")
     return tcfg
 
 
-def make_tuner(tcfg: DictConfig, hypermodel: FerHyperModel, directory: str, project_name: str,
-               parent_run_id: str, tracking_uri: str):
+def make_tuner(
+    tcfg: DictConfig,
+    hypermodel: FerHyperModel,
+    directory: str,
+    project_name: str,
+    parent_run_id: str,
+    tracking_uri: str,
+):
     """The tuner `tcfg` (checked by check_tuner) names, over `hypermodel`, with its state in
     <directory>/<project_name>. The algorithm gets its own settings (its schema's fields beyond TunerConfig's;
     null keeps KerasTuner's default) and max_trials."""
     algorithm = {k: v for k, v in tcfg.items() if k not in SHARED_KEYS and v is not None}
     return TUNERS[tcfg.name](
-        study=project_name, parent_run_id=parent_run_id, tracking_uri=tracking_uri,
-        hypermodel=hypermodel, objective=keras_tuner.Objective(str(tcfg.objective), direction(tcfg.objective)),
-        directory=directory, project_name=project_name, overwrite=False, seed=int(tcfg.seed),
+        study=project_name,
+        parent_run_id=parent_run_id,
+        tracking_uri=tracking_uri,
+        hypermodel=hypermodel,
+        objective=keras_tuner.Objective(str(tcfg.objective), direction(tcfg.objective)),
+        directory=directory,
+        project_name=project_name,
+        overwrite=False,
+        seed=int(tcfg.seed),
         executions_per_trial=int(tcfg.executions_per_trial),
-        max_consecutive_failed_trials=int(tcfg.max_consecutive_failed_trials), max_trials=tcfg.max_trials,
-        **algorithm)
+        max_consecutive_failed_trials=int(tcfg.max_consecutive_failed_trials),
+        max_trials=tcfg.max_trials,
+        **algorithm,
+    )
 
 
 def _mean_metrics(results) -> dict[str, float]:

@@ -18,8 +18,10 @@ KAGGLE_DATASET = "msambare/fer2013"
 CHALLENGE = "challenges-in-representation-learning-facial-expression-recognition-challenge"
 FERPLUS = "https://github.com/microsoft/FERPlus"
 
-GET_FER2013 = ("get FER-2013 with `make data` (it downloads the Kaggle folders into <project root>/data/fer2013, "
-               "or says how to), or pass the challenge CSV: `data.path=/abs/path/fer2013.csv`")
+GET_FER2013 = (
+    "get FER-2013 with `make data` (it downloads the Kaggle folders into <project root>/data/fer2013, "
+    "or says how to), or pass the challenge CSV: `data.path=/abs/path/fer2013.csv`"
+)
 GET_FERPLUS = f"the FER+ votes file fer2013new.csv is in {FERPLUS}; pass it as `data.votes_path=/abs/path/...`"
 
 
@@ -76,13 +78,20 @@ def download(target: Path) -> Path:
         print(f"fer_lab: FER-2013 is already in {target}; nothing to download")
         return target
     if target.is_file() or target.name.lower().endswith((".csv", ".gz")):
-        raise FerLabError(f"{target} is not a folder: the Kaggle download is the folder layout "
-                          "train/<emotion>/*.jpg, test/<emotion>/*.jpg; pass a folder (DATA=/abs/path/fer2013)")
+        raise FerLabError(
+            f"{target} is not a folder: the Kaggle download is the folder layout "
+            "train/<emotion>/*.jpg, test/<emotion>/*.jpg; pass a folder (DATA=/abs/path/fer2013)"
+        )
     if target.is_dir() and any(target.iterdir()):
-        raise FerLabError(f"{target} exists but holds no train/ folder: move it away, or download into another "
-                          "folder (DATA=/abs/path/fer2013) and pass that as data.path")
-    missing = [what for what, ok in (("the kaggle package", kaggle_installed()),
-                                     ("Kaggle API credentials", has_credentials())) if not ok]
+        raise FerLabError(
+            f"{target} exists but holds no train/ folder: move it away, or download into another "
+            "folder (DATA=/abs/path/fer2013) and pass that as data.path"
+        )
+    missing = [
+        what
+        for what, ok in (("the kaggle package", kaggle_installed()), ("Kaggle API credentials", has_credentials()))
+        if not ok
+    ]
     if missing:
         print(steps(target), flush=True)
         raise FerLabError(f"cannot download FER-2013: {' and '.join(missing)} not found; follow the steps above")
@@ -95,8 +104,10 @@ def download(target: Path) -> Path:
     except (Exception, SystemExit) as err:  # the client raises (or exits on) errors of its own kinds
         shutil.rmtree(partial, ignore_errors=True)
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FerLabError(f"the Kaggle download of {KAGGLE_DATASET} failed ({reason}): check the credentials "
-                          f"and the network and rerun `make data`, or get the data by hand; {GET_FER2013}") from None
+        raise FerLabError(
+            f"the Kaggle download of {KAGGLE_DATASET} failed ({reason}): check the credentials "
+            f"and the network and rerun `make data`, or get the data by hand; {GET_FER2013}"
+        ) from None
     return _install(partial, target)
 
 
@@ -108,8 +119,10 @@ def _install(partial: Path, target: Path) -> Path:
     if root is None:
         found = ", ".join(sorted(p.name for p in partial.iterdir())) or "nothing"
         shutil.rmtree(partial, ignore_errors=True)
-        raise FerLabError(f"the Kaggle download of {KAGGLE_DATASET} holds no train/ folder (found: {found}); "
-                          f"get the data by hand; {GET_FER2013}")
+        raise FerLabError(
+            f"the Kaggle download of {KAGGLE_DATASET} holds no train/ folder (found: {found}); "
+            f"get the data by hand; {GET_FER2013}"
+        )
     try:
         entries, _ = folders.scan(root)
     except FerLabError:
@@ -130,8 +143,10 @@ def _install(partial: Path, target: Path) -> Path:
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     """Command line: download into --dest (default: the default data.path of conf/data/fer2013.yaml)."""
-    parser = argparse.ArgumentParser(prog="python -m fer_lab.data.download",
-                                     description=f"Download FER-2013 (Kaggle {KAGGLE_DATASET}) for training.")
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="folder to download into (default: <project root>/data/fer2013)")
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_lab.data.download", description=f"Download FER-2013 (Kaggle {KAGGLE_DATASET}) for training."
+    )
+    parser.add_argument(
+        "--dest", type=Path, default=None, help="folder to download into (default: <project root>/data/fer2013)"
+    )
     download(parser.parse_args(argv).dest or default_target())

@@ -12,7 +12,6 @@ subclass of DetectorConfig that adds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from omegaconf import MISSING, DictConfig
 
@@ -25,12 +24,12 @@ class DetectorConfig:
     """The settings of a face detector; each detector reads the ones it uses."""
 
     name: str = MISSING
-    yunet_model: Optional[str] = None  # path to face_detection_yunet_2023mar.onnx (github.com/opencv/opencv_zoo)
-    detect_width: int = 320            # detect on a copy downscaled to this width (boxes scaled back); 0: full size
-    min_face: float = 0.08             # Haar: smallest face side, as a fraction of the frame's smaller side
-    score_threshold: float = 0.8       # YuNet: minimum face score
-    scale_factor: float = 1.1          # Haar: image pyramid step
-    min_neighbors: int = 5             # Haar: overlapping detections needed to keep a face (higher: fewer false faces)
+    yunet_model: str | None = None  # path to face_detection_yunet_2023mar.onnx (github.com/opencv/opencv_zoo)
+    detect_width: int = 320  # detect on a copy downscaled to this width (boxes scaled back); 0: full size
+    min_face: float = 0.08  # Haar: smallest face side, as a fraction of the frame's smaller side
+    score_threshold: float = 0.8  # YuNet: minimum face score
+    scale_factor: float = 1.1  # Haar: image pyramid step
+    min_neighbors: int = 5  # Haar: overlapping detections needed to keep a face (higher: fewer false faces)
 
 
 DETECTORS: Registry = Registry("detector", "name")

@@ -19,8 +19,9 @@ class HaarDetector:
 
     name = "haar"
 
-    def __init__(self, detect_width: int = 320, min_face: float = 0.08, scale_factor: float = 1.1,
-                 min_neighbors: int = 5):
+    def __init__(
+        self, detect_width: int = 320, min_face: float = 0.08, scale_factor: float = 1.1, min_neighbors: int = 5
+    ):
         path = Path(cv2.data.haarcascades) / HAAR_CASCADE
         self.cascade = cv2.CascadeClassifier(str(path))
         if self.cascade.empty():
@@ -31,8 +32,12 @@ class HaarDetector:
     def __call__(self, frame: np.ndarray, gray: np.ndarray) -> list[Box]:
         small, scale = downscale(gray, self.detect_width)
         side = max(1, int(self.min_face * min(small.shape[:2])))
-        found = self.cascade.detectMultiScale(cv2.equalizeHist(small), scaleFactor=self.scale_factor,
-                                              minNeighbors=self.min_neighbors, minSize=(side, side))
+        found = self.cascade.detectMultiScale(
+            cv2.equalizeHist(small),
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(side, side),
+        )
         return largest_first([scaled_box(x, y, w, h, scale) for x, y, w, h in found])
 
 

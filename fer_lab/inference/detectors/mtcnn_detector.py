@@ -16,7 +16,7 @@ from fer_lab.inference.faces import Box, downscale, largest_first, scaled_box
 
 @dataclass
 class MtcnnConfig(DetectorConfig):
-    min_confidence: float = 0.9        # MTCNN: minimum face confidence of its last stage
+    min_confidence: float = 0.9  # MTCNN: minimum face confidence of its last stage
 
 
 class MtcnnDetector:
@@ -37,8 +37,13 @@ class MtcnnDetector:
         small, scale = downscale(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), self.detect_width)
         side = max(12, int(self.min_face * min(small.shape[:2])))
         found = self.model.detect_faces(small, min_face_size=side)
-        return largest_first([scaled_box(*face["box"], scale, float(face["confidence"]))
-                              for face in found if face["confidence"] >= self.min_confidence])
+        return largest_first(
+            [
+                scaled_box(*face["box"], scale, float(face["confidence"]))
+                for face in found
+                if face["confidence"] >= self.min_confidence
+            ]
+        )
 
 
 def _levels_its_first_network_accepts(build_scale_pyramid):
