@@ -7,6 +7,7 @@ DATA ?= data/fer2013
 PORT ?= 5000
 SERVE_PORT ?= 5001
 APP_PORT ?= 7860
+DOCS_PORT ?= 8000
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
 SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
 WORKERS ?= 2
@@ -17,7 +18,7 @@ SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install data test test-slow demo train audit tune sweep tune-distributed ui server webcam live \
+.PHONY: help install data lint test test-slow docs docs-build demo train audit tune sweep tune-distributed ui server webcam live \
         serve bench-inference bench-app bench-peer bench-detectors bench-face-crops bench-throughput bench-distill bench-tracking clean
 
 help: ## list the targets
@@ -34,11 +35,22 @@ install: $(VENV)/.installed ## create .venv and install fer_lab with its pinned 
 data: install ## download FER-2013 (Kaggle msambare/fer2013) into DATA; without Kaggle credentials, print the steps
 	$(PY) -m fer_lab.data.download --dest $(DATA)
 
-test: install ## fast test suite (what CI runs), with its 15 slowest tests
-	$(PY) -m pytest -q --durations=15
+lint: install ## ruff (lint and format check) and mypy, as CI runs them
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install ## fast test suite (what CI runs), with line coverage of fer_lab/ and its 15 slowest tests
+	$(PY) -m pytest -q --durations=15 --cov=fer_lab --cov-report=term:skip-covered
 
 test-slow: install ## slow tests: real data (../shared/data beside the checkout), longer training
 	$(PY) -m pytest -q -m slow
+
+docs: install ## the guides and API reference as a site on http://127.0.0.1:8000 (DOCS_PORT=...)
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: install ## build the docs site into site/, failing on a broken link or missing page (what CI runs)
+	$(VENV)/bin/mkdocs build --strict
 
 demo: install ## a few minutes on CPU: train a small CNN on synthetic faces, log and register it
 	$(PY) -m fer_lab.train data=synthetic model=cnn_tiny augmentation=light trainer.epochs=15 \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any, cast
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -123,6 +124,16 @@ def require(ok: bool, key: str, value, expected: str) -> None:
         )
 
 
+def to_plain_dict(cfg: DictConfig) -> dict[str, Any]:
+    """`cfg` resolved into plain dicts and lists."""
+    return cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+
+
+def resolved_copy(cfg: DictConfig) -> DictConfig:
+    """An independent copy of `cfg` with its interpolations resolved (edits leave `cfg` as it was)."""
+    return OmegaConf.create(to_plain_dict(cfg))
+
+
 def flatten(cfg: DictConfig, exclude: tuple[str, ...] = ("hydra", "paths")) -> dict[str, str]:
     """Resolved config as {"a.b.c": value} for MLflow params (lists joined as strings)."""
     out: dict[str, str] = {}
@@ -136,5 +147,5 @@ def flatten(cfg: DictConfig, exclude: tuple[str, ...] = ("hydra", "paths")) -> d
         else:
             out[prefix[:-1]] = str(node)
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    walk(to_plain_dict(cfg), "")
     return out

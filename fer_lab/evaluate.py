@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 import fer_lab.config
 import fer_lab.data  # noqa: F401  (the data sources' config schemas: the group evaluate composes)
-from fer_lab.config import TTA_MODES, require
+from fer_lab.config import TTA_MODES, require, resolved_copy
 from fer_lab.errors import report_user_errors
 
 
@@ -83,9 +83,8 @@ def _folds(cfg: DictConfig) -> int:
 
 
 def _fold(data_cfg: DictConfig, fold: int) -> DictConfig:
-    from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create(OmegaConf.to_container(data_cfg, resolve=True))
+    cfg = resolved_copy(data_cfg)
     cfg.test_fold = fold
     return cfg
 

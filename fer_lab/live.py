@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import hydra
+import numpy as np
 from omegaconf import DictConfig
 
 import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
@@ -17,10 +19,26 @@ from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
 from fer_lab.inference.catalog import default_model_uri, describe_model
 from fer_lab.inference.detectors import detector_from_config  # and the detectors' config schemas
+from fer_lab.inference.faces import Box
 from fer_lab.inference.overlay import draw_faces
-from fer_lab.inference.recognizer import EmotionRecognizer
+from fer_lab.inference.recognizer import EmotionRecognizer, FacePrediction
 from fer_lab.inference.smoothing import FaceSmoother
 from fer_lab.inference.video import FaceCsv, VideoSink, VideoSource, Window, gui_problem
+
+
+class FrameRecognizer(Protocol):
+    """What the live loop uses of a recognizer: an EmotionRecognizer, or a wrapper that shares it."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]: ...
+
+    def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]: ...
+
+    def crop(self, gray: np.ndarray, boxes: list[Box]) -> np.ndarray: ...
+
+    def predict_proba(self, faces: np.ndarray) -> np.ndarray: ...
+
+    def face_prediction(self, box: Box, probs: np.ndarray) -> FacePrediction: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +62,7 @@ def recognizer_from_config(cfg: DictConfig) -> EmotionRecognizer:
     )
 
 
-def run(cfg: DictConfig, recognizer: EmotionRecognizer | None = None) -> LiveSummary:
+def run(cfg: DictConfig, recognizer: FrameRecognizer | None = None) -> LiveSummary:
     """Run the live loop of `cfg` (the `live` config); `recognizer` replaces the configured model."""
     smoothing = float(cfg.smoothing)
     require(0.0 <= smoothing < 1.0, "smoothing", cfg.smoothing, "a number in [0, 1) (0: off)")

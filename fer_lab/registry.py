@@ -21,7 +21,7 @@ import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -87,7 +87,7 @@ class Registry(Generic[T]):
         if name not in self._schemas:
             return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
         try:
-            return OmegaConf.merge(self._node(name), cfg)
+            return cast(DictConfig, OmegaConf.merge(self._node(name), cfg))
         except OmegaConfBaseException as err:
             raise config_error(err, self.group) from None
 

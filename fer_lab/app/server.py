@@ -148,7 +148,7 @@ def server_config(
     )
 
 
-def listen(config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+def listen(config: uvicorn.Config, on_ready: Callable[[], object] | None = None) -> None:
     """Serve until Ctrl+C; `on_ready` runs once the socket accepts connections."""
     server = uvicorn.Server(config)
     if on_ready:
@@ -207,12 +207,21 @@ def _too_large(what: str, size: int, limit: int) -> str:
     return f"the {what} is {size / MB:.1f} MB, over the {limit / MB:g} MB limit: send a smaller or shorter one"
 
 
+def _text_field(form: FormData, name: str) -> str | None:
+    """The form's text field `name` (None when absent); a file sent there is refused."""
+    value = form.get(name)
+    if isinstance(value, UploadFile):
+        raise FerLabError(f"send {name} as a text field, not as a file")
+    return value
+
+
 def _settings(state: ServingState, form: FormData) -> tuple[str, float]:
     """The form's tta and smoothing fields, the server's settings where it has none."""
-    tta = str(form.get("tta") or state.tta)
+    tta = _text_field(form, "tta") or state.tta
+    smoothing_text = _text_field(form, "smoothing")
     try:
-        smoothing = float(form.get("smoothing") or state.smoothing)
+        smoothing = float(smoothing_text or state.smoothing)
     except ValueError:
-        raise FerLabError(f"smoothing {form.get('smoothing')!r} must be a number in [0, 1) (0: off)") from None
+        raise FerLabError(f"smoothing {smoothing_text!r} must be a number in [0, 1) (0: off)") from None
     check_settings(tta, smoothing)
     return tta, smoothing

@@ -7,8 +7,9 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from fer_lab.config import resolved_copy
 from fer_lab.data.fer_csv import USAGES
 from fer_lab.data.sources import RawImages
 from fer_lab.data.splits import image_ids, plan_splits
@@ -67,7 +68,8 @@ def audit_images(
         )
     std, span = _pixel_stats(raw.x)
     blank = np.flatnonzero((std < blank_std) | (span < blank_range))
-    drop_cfg = OmegaConf.merge(OmegaConf.to_container(cfg, resolve=True), {"drop_cross_split_duplicates": True})
+    drop_cfg = resolved_copy(cfg)
+    drop_cfg.drop_cross_split_duplicates = True
     plan = plan_splits(raw.x, labels, raw.usage, drop_cfg, seed, raw.usage_names)
     return {
         "source": raw.source,

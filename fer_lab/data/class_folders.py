@@ -225,7 +225,7 @@ def file_groups(names: np.ndarray, pattern: str | None) -> np.ndarray:
             f"data.group_pattern={pattern!r} matches no group in {len(unmatched)} file names: "
             f"{', '.join(unmatched[:SHOWN])}{more}; rename them or widen the pattern"
         )
-    return np.array([m.group(1) if m.groups() else m.group(0) for m in matches])
+    return np.array([m.group(1) if m.groups() else m.group(0) for m in matches if m is not None])
 
 
 def require_fold(test_fold: int, folds: int) -> None:

@@ -141,6 +141,7 @@ def read_folder(
             "fix or delete it, or set data.on_bad_image=skip to skip unreadable images"
         )
     keep = [i for i, (img, _) in enumerate(decoded) if img is not None]
+    images = [img for img, _ in decoded if img is not None]
     if not keep:
         raise FerLabError(f"no readable images in {root}; check the files or point data.path elsewhere")
     flags = [decoded[i][1] for i in keep]
@@ -164,7 +165,7 @@ def read_folder(
             )
         )
     return {
-        "x": np.stack([decoded[i][0] for i in keep])[..., None],
+        "x": np.stack(images)[..., None],
         "labels": np.array([entries[i][2] for i in keep], np.int64),
         "usage": np.array([entries[i][1] for i in keep]),
         "names": np.array([entries[i][0] for i in keep]),

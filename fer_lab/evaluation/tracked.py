@@ -47,7 +47,7 @@ def evaluate_and_log(
         for s in splits
     }
     unseen = None
-    if unseen_test and "test" in reports:
+    if unseen_test and data.test is not None and "test" in reports:
         unseen = unseen_test_report(reports["test"], data.test, (data.train, data.val), data.class_names)
     evaluation = Evaluation(reports, unseen)
     mlflow.log_metrics(evaluation.metrics())

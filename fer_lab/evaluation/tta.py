@@ -23,11 +23,8 @@ def predict_with_tta(
     if members:
         return np.mean([predict_with_tta(m, x, mode, batch_size, crop_fraction) for m in members], axis=0)
     views = tta_views(model, x, mode, crop_fraction)
-    total = None
-    for view in views:
-        probs = model.predict(view.astype("float32"), batch_size=batch_size, verbose=0)
-        total = probs if total is None else total + probs
-    return total / len(views)
+    probs = [model.predict(view.astype("float32"), batch_size=batch_size, verbose=0) for view in views]
+    return sum(probs[1:], probs[0]) / len(views)
 
 
 def forward_with_tta(model, x: np.ndarray, mode: str, crop_fraction: float = 0.875) -> np.ndarray:

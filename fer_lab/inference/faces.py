@@ -3,6 +3,7 @@ fer_lab.inference.detectors)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,8 +75,9 @@ def downscale(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
     return small, scale
 
 
-def scaled_box(x, y, w, h, scale: float, score: float = 1.0) -> Box:
-    """A Box of a downscaled frame, in the pixels of the full frame."""
+def scaled_box(xywh: Sequence[float], scale: float, score: float = 1.0) -> Box:
+    """The box (x, y, w, h) of a downscaled frame as a Box in the pixels of the full frame."""
+    x, y, w, h = xywh
     return Box(round(x * scale), round(y * scale), round(w * scale), round(h * scale), score)
 
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from fer_lab.data.folders import IMAGE_SUFFIXES
+from fer_lab.inference.faces import Box
 from fer_lab.inference.recognizer import EmotionRecognizer, FacePrediction
 
 CHUNK = 64
@@ -45,7 +46,7 @@ def predict_files(recognizer: EmotionRecognizer, files: Sequence[Path]) -> list[
     """One result per file; the faces of CHUNK files at a time are classified in one batch."""
     results = []
     for start in range(0, len(files), CHUNK):
-        found = []
+        found: list[tuple[Path, list[Box], np.ndarray | None, str | None]] = []
         for path in files[start : start + CHUNK]:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
@@ -62,8 +63,8 @@ def predict_files(recognizer: EmotionRecognizer, files: Sequence[Path]) -> list[
             boxes, gray = recognizer.detect(image)
             error = None if boxes else ("no face found (if the images are already face crops, use --detector skip)")
             found.append((path, boxes, recognizer.crop(gray, boxes), error))
-        crops = [c for _, boxes, c, _ in found if boxes]
-        probs = recognizer.predict_proba(np.concatenate(crops)) if crops else []
+        crops = [c for _, boxes, c, _ in found if boxes and c is not None]
+        probs = recognizer.predict_proba(np.concatenate(crops)) if crops else np.zeros((0, len(recognizer.class_names)))
         offset = 0
         for path, boxes, _, error in found:
             face_probs, offset = probs[offset : offset + len(boxes)], offset + len(boxes)
@@ -106,7 +107,7 @@ def render(results: Sequence[FileResult], fmt: str, class_names: Sequence[str]) 
         [file, str(i), f"{f.box.x},{f.box.y},{f.box.w},{f.box.h}", f.label, f"{f.confidence:.3f}"]
         for file, i, f in faces
     ]
-    lines += [[r.file, "-", "-", "error:", r.error] for r in failed]
+    lines += [[r.file, "-", "-", "error:", r.error or ""] for r in failed]
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1] for line in lines

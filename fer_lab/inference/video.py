@@ -28,7 +28,7 @@ class VideoSource:
     def __init__(self, source: int | str):
         self.is_camera = isinstance(source, int) or str(source).strip().isdigit()
         self.name = f"camera {int(source)}" if self.is_camera else str(source)
-        if not self.is_camera and not Path(source).is_file():
+        if not self.is_camera and not Path(str(source)).is_file():
             raise FerLabError(
                 f"video file {source} not found; pass source=<camera index> or source=<path to a video file>"
             )

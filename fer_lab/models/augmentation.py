@@ -113,7 +113,7 @@ def augmentation_settings(cfg: DictConfig | dict | None) -> dict[str, bool | flo
     unknown = [key for key in cfg if key not in AUGMENTATIONS]
     if unknown:
         raise FerLabError(
-            f"unknown augmentation key augmentation.{unknown[0]}: the keys are "
+            f"unknown augmentation key augmentation.{unknown[0]!s}: the keys are "
             f"{' | '.join(AUGMENTATIONS.names())}. Fix the name, or register the augmentation "
             "(fer_lab.models.augmentation.register_augmentation)"
         )
@@ -133,11 +133,8 @@ def augmentation_block(cfg: DictConfig | dict | None) -> keras.Sequential | None
     Keras random image layers pass inputs through unchanged outside training. A model holding the block needs
     allow_jit on JAX.
     """
-    layers = [
-        AUGMENTATIONS[key].layer(value, key)
-        for key, value in augmentation_settings(cfg).items()
-        if value and AUGMENTATIONS[key].layer is not None
-    ]
+    makers = ((AUGMENTATIONS[key].layer, value, key) for key, value in augmentation_settings(cfg).items() if value)
+    layers = [make(value, key) for make, value, key in makers if make is not None]
     return keras.Sequential(layers, name=BLOCK) if layers else None
 
 

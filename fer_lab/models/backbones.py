@@ -151,7 +151,9 @@ def register_application(
     """
     if preprocessing is not None and preprocessing not in PREPROCESSING:
         raise ValueError(f"preprocessing={preprocessing!r}: expected None or one of {', '.join(PREPROCESSING)}")
-    return MODELS.register(name, ApplicationConfig)(Application(name, application, preprocessing, weights_file))
+    builder = Application(name, application, preprocessing, weights_file)
+    MODELS.register(name, ApplicationConfig)(builder)
+    return builder
 
 
 def application_names() -> tuple[str, ...]:
@@ -169,7 +171,7 @@ def has_backbone(model: keras.Model) -> bool:
     return any(layer.name == BACKBONE for layer in model.layers)
 
 
-def caches_head_features(model_cfg: DictConfig, augmentation_cfg: DictConfig | None) -> bool:
+def caches_head_features(model_cfg: DictConfig, augmentation_cfg: DictConfig | dict | None) -> bool:
     """Whether the frozen-backbone head phase trains on cached backbone features (model.fine_tune.cache_features).
 
     The backbone output of an image stays the same only without random augmentation layers and mixup.

@@ -87,7 +87,8 @@ def _refusal(client, name: str, version: str, metric: str) -> str:
 def best_version(client, name: str, metric: str) -> tuple[str, float]:
     """(version, value) of the registered version whose run has the best `metric`."""
     require_validation_metric(metric)
-    scored, data = [], {}
+    scored: list[tuple[float, str]] = []
+    data: dict[str, list[str]] = {}
     for mv in client.search_model_versions(f"name = '{name}'"):
         logged = _Logged.of_run(client, mv.run_id)
         value = logged.metrics.get(metric)

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from fer_lab.config import direction
+from fer_lab.config import direction, to_plain_dict
 from fer_lab.errors import FerLabError
 from fer_lab.models import load_with_jit
 
@@ -87,7 +87,7 @@ class CheckpointStore:
 
 def config_key(cfg: DictConfig) -> str:
     """Short hash of the resolved config minus keys that do not change the trained model."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain = to_plain_dict(cfg)
     plain.pop("hydra", None)
     for section, key in _KEY_EXCLUDES:
         plain.get(section, {}).pop(key, None)
@@ -122,6 +122,7 @@ class Checkpointing(keras.callbacks.Callback):
         if self.state.best is None or self.sign * value > self.sign * self.state.best:
             self.state.best, self.state.best_epoch = value, epoch
             self.model.save_weights(self.store.best_path)
+        assert self.state.best_epoch is not None  # set above on the first epoch
         self.state.phase, self.state.epoch = self.phase, epoch + 1
         self.store.save_last(self.model)
         self.store.save(self.state)

@@ -6,11 +6,13 @@ unfinished folds under the same parent run."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from fer_lab.config import resolved_copy
 from fer_lab.errors import FerLabError
 from fer_lab.evaluation.folds import FoldScore, FoldSummary
 from fer_lab.tracking import configure_tracking
@@ -29,7 +31,7 @@ class CrossValidation:
     summaries: dict[str, FoldSummary]  # "val", "test"
 
 
-def cross_validate(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str | None = None) -> CrossValidation:
+def cross_validate(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id: str | None = None) -> CrossValidation:
     """Train `cfg` on every fold of its data and summarise the folds' val and test scores."""
     folds = int(cfg.data.get("folds") or 0)
     if folds < 2:
@@ -68,15 +70,15 @@ def cross_validate(cfg: DictConfig, overrides: list[str] = (), parent_run_id: st
             _save(state_path, {"parent": parent, "folds": done})
         result = _summarise(parent, done, folds)
     state_path.unlink(missing_ok=True)
-    for summary in result.summaries.values():
-        print(f"fer_lab: {summary.summary()}")
+    for fold_summary in result.summaries.values():
+        print(f"fer_lab: {fold_summary.summary()}")
     print(f"fer_lab: cross-validation parent run {parent} with {folds} fold runs (browse with `make ui`)")
     return result
 
 
 def _fold_config(cfg: DictConfig, fold: int, name: str) -> DictConfig:
     """cfg with fold `fold` as the test split, not registered, named after the fold."""
-    fold_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    fold_cfg = resolved_copy(cfg)
     fold_cfg.data.test_fold = fold
     fold_cfg.mlflow.registered_model_name = ""
     fold_cfg.mlflow.run_name = f"{name}-fold{fold}"

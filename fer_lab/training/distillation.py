@@ -78,7 +78,7 @@ def _score(teacher, x: np.ndarray, tta: str) -> dict[str, np.ndarray]:
 
     start = time.perf_counter()
     probs = predict_with_tta(teacher, x, tta)
-    return {"probs": probs, "seconds": np.float64(time.perf_counter() - start)}
+    return {"probs": probs, "seconds": np.array(time.perf_counter() - start)}
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:

@@ -116,7 +116,7 @@ def split_evenly(data: FerData) -> FerData:
         "training sees every image",
         flush=True,
     )
-    return replace(data, **trimmed)
+    return replace(data, train=trimmed.get("train", data.train), val=trimmed.get("val", data.val))
 
 
 def _active_devices() -> int:

@@ -9,6 +9,7 @@ import keras
 from omegaconf import DictConfig
 
 from fer_lab.data import FerData
+from fer_lab.errors import FerLabError
 from fer_lab.models import caches_head_features, has_backbone, set_body_trainable
 from fer_lab.training.batches import MixupBatches
 from fer_lab.training.callbacks import EpochLine, Throughput, TimeBudget
@@ -41,6 +42,13 @@ class FitResult:
     resumed_at: int | None  # epoch a resumed run continued from; None for a fresh run
     epoch_seconds: tuple[float, ...]
     images_per_second: float
+
+    @property
+    def best_epoch(self) -> int:
+        """0-based epoch of the weights kept."""
+        if self.state.best_epoch is None:
+            raise FerLabError("no epoch finished, so no weights were kept: raise trainer.epochs or trainer.max_minutes")
+        return self.state.best_epoch
 
 
 def plan_phases(cfg: DictConfig, model: keras.Model) -> list[Phase]:

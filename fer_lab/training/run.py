@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class TrainSummary:
     unseen_test: UnseenTestReport | None
 
 
-def run_training(cfg: DictConfig, overrides: list[str] = (), parent_run_id: str | None = None) -> TrainSummary:
+def run_training(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id: str | None = None) -> TrainSummary:
     """Train `cfg.model` on `cfg.data` and track it in MLflow. Rerunning after an interruption resumes."""
     validate_train_config(cfg)
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
@@ -131,7 +132,7 @@ def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str)
     state = result.state
     mlflow.log_metrics(
         {
-            "best_epoch": float(state.best_epoch + 1),
+            "best_epoch": float(result.best_epoch + 1),
             "epochs_trained": float(state.epochs_run),
             "train_img_per_s": result.images_per_second,
             "train_seconds": state.train_seconds,
@@ -195,7 +196,7 @@ def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int, devices: Dev
 def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
     fit = summary.fit
     print(
-        f"fer_lab: best epoch {fit.state.best_epoch + 1} by {cfg.trainer.monitor} "
+        f"fer_lab: best epoch {fit.best_epoch + 1} by {cfg.trainer.monitor} "
         f"({fit.state.best:.4f}); {sum(fit.epoch_seconds):.0f}s of training at {fit.images_per_second:.0f} img/s"
     )
     for report in summary.reports.values():
@@ -203,8 +204,8 @@ def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
     if summary.unseen_test:
         print(f"fer_lab: {summary.unseen_test.summary()}")
     name = cfg.mlflow.registered_model_name
-    if summary.model_version:
-        promotion = summary.promotion
+    promotion = summary.promotion
+    if summary.model_version and promotion is not None:
         alias = f", alias {CHAMPION}" if promotion.promoted else f"; {CHAMPION} stays: {promotion.reason}"
         print(f"fer_lab: registered {name} version {summary.model_version}{alias}")
     print(f"fer_lab: MLflow run {summary.run_id} in {summary.tracking_uri} (browse with `make ui`)")

@@ -39,6 +39,13 @@ class FerHyperModel(keras_tuner.HyperModel):
         super().__init__(name=f"fer_lab_{cfg.model.name}")
         self.cfg, self.params, self.data, self.work_dir = cfg, params, data, Path(work_dir)
 
+    @property
+    def trial_data(self) -> FerData:
+        """The data trials train on (a distributed chief has none: it never runs trials)."""
+        if self.data is None:
+            raise RuntimeError("this hypermodel has no data: only workers and local searches run trials")
+        return self.data
+
     def declare_hyperparameters(self, hp) -> None:
         declare(hp, self.params)
 
@@ -53,8 +60,8 @@ class FerHyperModel(keras_tuner.HyperModel):
             model = build_model(
                 cfg.model,
                 cfg.augmentation,
-                input_shape=self.data.train.x.shape[1:],
-                num_classes=len(self.data.class_names),
+                input_shape=self.trial_data.train.x.shape[1:],
+                num_classes=len(self.trial_data.class_names),
             )
             compile_model(model, cfg, float(cfg.optimizer.learning_rate))
         return model
@@ -79,10 +86,12 @@ class FerHyperModel(keras_tuner.HyperModel):
             state.epoch = int(initial_epoch)
         recorder = EpochLogs()
         try:
-            result = fit_resumable(model, self.data, cfg, store, state, [*callbacks, recorder, MlflowEpochMetrics()])
+            result = fit_resumable(
+                model, self.trial_data, cfg, store, state, [*callbacks, recorder, MlflowEpochMetrics()]
+            )
         finally:
             store.clear()
-        return recorder.logs[result.state.best_epoch]
+        return recorder.logs[result.best_epoch]
 
 
 class EpochLogs(keras.callbacks.Callback):

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,10 @@ class StudyResult:
 
 
 def run_study(
-    cfg: DictConfig, cli_overrides: list[str] = (), model_choice: str | None = None, parent_run_id: str | None = None
+    cfg: DictConfig,
+    cli_overrides: Sequence[str] = (),
+    model_choice: str | None = None,
+    parent_run_id: str | None = None,
 ) -> StudyResult | None:
     """Run (or resume) the study `cfg` describes; a worker returns None once the chief has no trial left."""
     from fer_lab.tuning.tuners import check_tuner
@@ -74,7 +78,7 @@ def run_study(
         _search(tuner, role, tcfg)
         best = _summarise(tuner, params, str(tcfg.objective), parent)
         if best is not None and tcfg.retrain and record.retrained_trial != best.trial_id:
-            _retrain(cfg, params, best, study, record, user_overrides)
+            _retrain(cfg, params, best, study, record, parent, user_overrides)
     result = StudyResult(
         study.name,
         study.path,
@@ -271,7 +275,7 @@ def _summarise(tuner, params: list[HyperParam], objective: str, parent: str):
     return best
 
 
-def _retrain(cfg, params, best, study: Study, record: StudyRecord, user_overrides: list[str]) -> None:
+def _retrain(cfg, params, best, study: Study, record: StudyRecord, parent: str, user_overrides: list[str]) -> None:
     """Train the best configuration with the trainer (full trainer.epochs): evaluate, log, register."""
     from mlflow import MlflowClient
 
@@ -282,15 +286,13 @@ def _retrain(cfg, params, best, study: Study, record: StudyRecord, user_override
     with open_dict(final):
         final.mlflow.run_name = f"{study.name}-best"
     print(f"fer_lab: retraining trial {best.trial_id}'s configuration for {final.trainer.epochs} epochs", flush=True)
-    summary = run_training(
-        final, overrides=[*user_overrides, *overrides(params, values)], parent_run_id=record.parent_run_id
-    )
+    summary = run_training(final, overrides=[*user_overrides, *overrides(params, values)], parent_run_id=parent)
     client = MlflowClient()
     client.set_tag(summary.run_id, ROLE_TAG, "retrain")
     client.set_tag(summary.run_id, STUDY_TAG, study.name)
     for report in summary.reports.values():
         for key in ("accuracy", "macro_f1"):
-            client.log_metric(record.parent_run_id, f"final_{report.split}_{key}", float(getattr(report, key)))
+            client.log_metric(parent, f"final_{report.split}_{key}", float(getattr(report, key)))
     record.retrained_trial, record.retrain_run_id = best.trial_id, summary.run_id
     record.model_version = summary.model_version
     study.save(record)

@@ -15,11 +15,12 @@ import copy
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from fer_lab.config import to_plain_dict
 from fer_lab.errors import FerLabError
 from fer_lab.paths import CONF_DIR
 from fer_lab.registry import config_error
@@ -58,11 +59,18 @@ class HyperParam:
             return [False, True]
         return [self.min, self.max]
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(min, max) of a float or int range."""
+        if self.min is None or self.max is None:
+            raise ValueError(f"search_space.{self.name} is a {self.type}, not a range")
+        return self.min, self.max
+
 
 def parse_space(cfg: DictConfig) -> list[HyperParam]:
     """The hyperparameters of cfg.search_space, checked against the composed config `cfg`."""
     node = cfg.get("search_space")
-    entries = {} if node is None else OmegaConf.to_container(node, resolve=True)
+    entries = {} if node is None else to_plain_dict(node)
     params = [_parse(name, spec, cfg) for name, spec in entries.items() if spec is not None]
     if not params:
         raise FerLabError(
@@ -78,10 +86,12 @@ def declare(hp, params: list[HyperParam]) -> dict[str, Any]:
     values = {}
     for p in params:
         if p.type == "float":
-            values[p.name] = hp.Float(p.name, p.min, p.max, step=p.step, sampling=p.sampling, default=p.default)
+            lo, hi = p.bounds
+            values[p.name] = hp.Float(p.name, lo, hi, step=p.step, sampling=p.sampling, default=p.default)
         elif p.type == "int":
+            lo, hi = p.bounds
             values[p.name] = hp.Int(
-                p.name, int(p.min), int(p.max), step=int(p.step or 1), sampling=p.sampling, default=p.default
+                p.name, int(lo), int(hi), step=int(p.step or 1), sampling=p.sampling, default=p.default
             )
         elif p.type == "bool":
             values[p.name] = hp.Boolean(p.name, default=bool(p.default))
@@ -137,6 +147,10 @@ def _parse(name: str, spec, cfg: DictConfig) -> HyperParam:
     return _parse_choice(name, spec, where)
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_key(where: str, key: str, kind: str, cfg: DictConfig) -> None:
     section = key.split(".")[0]
     if section not in TUNABLE_SECTIONS:
@@ -150,7 +164,7 @@ def _check_key(where: str, key: str, kind: str, cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         node = OmegaConf.select(cfg, parent) if parent else cfg
-        known = ", ".join(f"{parent}.{k}" for k in node) if isinstance(node, DictConfig) else "none"
+        known = ", ".join(f"{parent}.{k!s}" for k in node) if isinstance(node, DictConfig) else "none"
         raise FerLabError(
             f"{where}.key={key} is not a key of the composed config (known keys there: {known}); "
             "fix the name or pick the model whose config has it"
@@ -159,7 +173,7 @@ def _check_key(where: str, key: str, kind: str, cfg: DictConfig) -> None:
 
 def _parse_range(name: str, spec: dict, where: str) -> HyperParam:
     kind, lo, hi = spec["type"], spec.get("min"), spec.get("max")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or not lo < hi:
+    if not (_is_number(lo) and _is_number(hi)) or not lo < hi:
         raise FerLabError(f"{where} needs numbers min < max, got min={lo!r} max={hi!r}")
     sampling = spec.get("sampling", "linear")
     if sampling not in SAMPLINGS:
@@ -222,6 +236,6 @@ def _hydra_literal(value) -> str:
     if isinstance(value, (list, tuple, ListConfig)):
         return "[" + ",".join(_hydra_literal(v) for v in value) + "]"
     if isinstance(value, (dict, DictConfig)):
-        return "{" + ",".join(f"{k}:{_hydra_literal(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{k!s}:{_hydra_literal(v)}" for k, v in value.items()) + "}"
     text = str(value)
     return text if re.fullmatch(r"[A-Za-z_][\w.\-/]*", text) else "'" + text.replace("'", "\\'") + "'"

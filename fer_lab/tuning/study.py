@@ -14,9 +14,11 @@ import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from fer_lab.config import to_plain_dict
 from fer_lab.errors import FerLabError
 
 RECORD = "study.json"
@@ -60,7 +62,7 @@ def study_name(cfg: DictConfig, model_choice: str | None) -> str:
 
 def fingerprint(cfg: DictConfig) -> dict:
     """The resolved config sections trial results depend on (minus resumable tuner keys and the retrain length)."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain = to_plain_dict(cfg)
     out = {k: plain[k] for k in _SECTIONS if k in plain}
     for key in ("resume", "verbose", "epochs"):  # trials train for tuner.trial_epochs
         out.get("trainer", {}).pop(key, None)
@@ -76,7 +78,7 @@ class Study:
         self.name = name
         self.path = Path(root).resolve() / "tuner" / name
         self.record_path = self.path / RECORD
-        self._lock = None
+        self._lock: TextIO | None = None
 
     def load(self) -> StudyRecord | None:
         if not self.record_path.exists():

@@ -45,7 +45,7 @@ def importance(df: pd.DataFrame, params: list[HyperParam], objective: str) -> pd
     """
     done = df[df["status"] == "COMPLETED"]
     scores = done[objective].astype(float).to_numpy()
-    out = {}
+    out: dict[str, float] = {}
     if len(done) < 3 or np.ptp(scores) == 0:
         return pd.Series(out, dtype=float)
     for p in params:

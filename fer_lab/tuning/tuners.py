@@ -10,12 +10,13 @@ from __future__ import annotations
 import gc
 import time
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import keras
 import keras_tuner
-from omegaconf import II, MISSING, DictConfig, OmegaConf
+from omegaconf import II, MISSING, DictConfig
 
-from fer_lab.config import direction
+from fer_lab.config import direction, to_plain_dict
 from fer_lab.errors import FerLabError
 from fer_lab.registry import Registry
 from fer_lab.tracking.runs import tracked_run
@@ -25,8 +26,13 @@ from fer_lab.tuning.search_space import overrides
 
 TRIAL_TAG = "fer_lab.trial_id"
 
+if TYPE_CHECKING:  # the mixin's base for the type checker: the tuner it is mixed into (oracle, run_trial, ...)
+    from keras_tuner import Tuner as _MixedInto
+else:
+    _MixedInto = object
 
-class TrackedTrials:
+
+class TrackedTrials(_MixedInto):
     """Tuner mixin: each trial is a child run of the study's parent run, and the session is cleared after it.
 
     The child run gets the trial's full config as params, the sampled values as `hp.<name>` params, the
@@ -115,7 +121,7 @@ class TrackedTrials:
             print(f"fer_lab: trial {trial.trial_id} {trial.status}: {last}", flush=True)
 
 
-TUNERS = Registry("tuner", "name")
+TUNERS: Registry[type[TrackedTrials]] = Registry("tuner", "name")
 
 
 @dataclass
@@ -164,7 +170,7 @@ class TrackedBayesianOptimization(TrackedTrials, keras_tuner.BayesianOptimizatio
 
 @dataclass
 class HyperbandConfig(TunerConfig):
-    max_trials: int | None = None
+    max_trials: int | None = None  # type: ignore[assignment]  # optional here: Hyperband has a budget of its own
     max_epochs: int = II(".trial_epochs")
     factor: int = 3
     hyperband_iterations: int = 1
@@ -182,7 +188,7 @@ class TrackedHyperband(TrackedTrials, keras_tuner.Hyperband):
 
 def check_tuner(tcfg: DictConfig) -> DictConfig:
     """The tuner config, resolved and checked against its algorithm's schema before any state exists."""
-    tcfg = TUNERS.config(OmegaConf.to_container(tcfg, resolve=True))
+    tcfg = TUNERS.config(to_plain_dict(tcfg))
     if tcfg.max_trials is not None and tcfg.max_trials < 1:
         raise FerLabError(f"tuner.max_trials={tcfg.max_trials} must be an integer >= 1")
     if not str(tcfg.objective).startswith("val_"):
@@ -207,7 +213,7 @@ def make_tuner(
     """The tuner `tcfg` (checked by check_tuner) names, over `hypermodel`, with its state in
     <directory>/<project_name>. The algorithm gets its own settings (its schema's fields beyond TunerConfig's;
     null keeps KerasTuner's default) and max_trials."""
-    algorithm = {k: v for k, v in tcfg.items() if k not in SHARED_KEYS and v is not None}
+    algorithm = {str(k): v for k, v in tcfg.items() if k not in SHARED_KEYS and v is not None}
     return TUNERS[tcfg.name](
         study=project_name,
         parent_run_id=parent_run_id,

@@ -38,7 +38,7 @@ class HaarDetector:
             minNeighbors=self.min_neighbors,
             minSize=(side, side),
         )
-        return largest_first([scaled_box(x, y, w, h, scale) for x, y, w, h in found])
+        return largest_first([scaled_box(box, scale) for box in found])
 
 
 @DETECTORS.register("haar", DetectorConfig)

@@ -39,7 +39,7 @@ class MtcnnDetector:
         found = self.model.detect_faces(small, min_face_size=side)
         return largest_first(
             [
-                scaled_box(*face["box"], scale, float(face["confidence"]))
+                scaled_box(face["box"], scale, float(face["confidence"]))
                 for face in found
                 if face["confidence"] >= self.min_confidence
             ]

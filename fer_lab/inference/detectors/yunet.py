@@ -43,7 +43,7 @@ class YuNetDetector:
         _, found = self.net.detect(small)
         if found is None:
             return []
-        return largest_first([scaled_box(*row[:4], scale, score=float(row[-1])) for row in found])
+        return largest_first([scaled_box(row[:4], scale, score=float(row[-1])) for row in found])
 
 
 @DETECTORS.register("yunet", DetectorConfig)
