@@ -69,3 +69,21 @@ def test_auto_promotion_compares_only_runs_validated_on_the_same_data(state_root
     assert client.get_model_version_by_alias("d", CHAMPION).version == v3
     with pytest.raises(FerLabError, match=f"2 different data sets .*versions {v1}, {v3}; versions {v2}"):
         best_version(client, "d", "val_accuracy")
+
+
+def test_a_logged_model_pins_keras_numpy_and_the_backend_without_inferring_them(state_root):
+    import keras
+    import numpy as np
+
+    from fer_lab.labels import EMOTIONS
+    from fer_lab.tracking.model_io import ModelMetadata, log_keras_model
+
+    configure_tracking(None)
+    inputs = keras.Input((48, 48, 1))
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs)))
+    with mlflow.start_run():
+        info = log_keras_model(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny"), np.zeros((1, 48, 48, 1)))
+    with open(mlflow.pyfunc.get_model_dependencies(info.model_uri)) as f:
+        pins = {line.split("==")[0]: line.strip().split("==")[1] for line in f if "==" in line}
+    assert pins["keras"] == keras.__version__ and pins["numpy"] == np.__version__
+    assert {"tensorflow", "tensorflow-cpu"} & set(pins)  # the backend the tests run on

@@ -79,7 +79,7 @@ def bundled_mlflow_model(cache: Path) -> Path:
         import numpy as np
         from mlflow.models import infer_signature
 
-        from fer_lab.tracking.model_io import METADATA_KEY
+        from fer_lab.tracking.model_io import METADATA_KEY, pip_requirements
 
         model = keras.saving.load_model(bundled.model_file, compile=False)
         size = bundled.metadata.image_size
@@ -94,6 +94,7 @@ def bundled_mlflow_model(cache: Path) -> Path:
             str(tmp),
             signature=infer_signature(x, np.asarray(model.predict(x, verbose=0))),
             metadata={METADATA_KEY: bundled.metadata.to_dict()},
+            pip_requirements=pip_requirements(),
         )
         tmp.rename(folder)
     return folder

@@ -12,6 +12,8 @@ from fer_lab.errors import FerLabError
 from fer_lab.tracking.registry import CHAMPION
 
 METADATA_KEY = "fer_lab"
+# The distributions each Keras backend is installed as, tried in order.
+_BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax",), "torch": ("torch",)}
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,25 @@ class ModelMetadata:
         return cls(tuple(d["class_names"]), int(d["image_size"]), float(d["face_margin"]), str(d["model_name"]))
 
 
+def pip_requirements() -> list[str]:
+    """What loading a logged model needs, pinned to this environment: keras, numpy and the backend in use.
+
+    Given to MLflow so that it does not infer them itself, which loads the model again in a subprocess (seconds
+    per logged model); MLflow adds its own pin.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    import keras
+
+    pins = [f"keras=={version('keras')}", f"numpy=={version('numpy')}"]
+    for distribution in _BACKEND_DISTRIBUTIONS.get(keras.backend.backend(), ()):
+        try:
+            return [*pins, f"{distribution}=={version(distribution)}"]
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
 def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray, registered_name: str | None = None):
     """Log `model` under the active run as artifact "model" with a signature; register it if named.
 
@@ -47,6 +68,7 @@ def log_keras_model(model, metadata: ModelMetadata, sample_x: np.ndarray, regist
         signature=signature,
         registered_model_name=registered_name,
         metadata={METADATA_KEY: metadata.to_dict()},
+        pip_requirements=pip_requirements(),
     )
 
 
