@@ -47,10 +47,10 @@ test-slow: install ## slow tests: real data (../shared/data beside the checkout)
 	$(PY) -m pytest -q -m slow
 
 docs: install ## the guides and API reference as a site on http://127.0.0.1:8000 (DOCS_PORT=...)
-	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 docs-build: install ## build the docs site into site/, failing on a broken link or missing page (what CI runs)
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 demo: install ## a few minutes on CPU: train a small CNN on synthetic faces, log and register it
 	$(PY) -m fer_lab.train data=synthetic model=cnn_tiny augmentation=light trainer.epochs=15 \

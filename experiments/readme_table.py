@@ -1,7 +1,10 @@
-"""Write README.md's results table from experiments/results.yaml (one row per entry), between its marker comments.
+"""Write the results tables from experiments/results.yaml into README.md and docs/results.md, between their markers.
 
-python experiments/readme_table.py           # rewrite the table in README.md
-python experiments/readme_table.py --check   # exit 1 if README.md's table differs from results.yaml
+python experiments/readme_table.py           # rewrite the tables in README.md and docs/results.md
+python experiments/readme_table.py --check   # exit 1 if a page's tables differ from results.yaml
+
+The first table has one row per measured entry (an entry with `metrics`); the second lists the recipes not
+measured yet with what they need to run (their `needs`). Every entry has one or the other.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results.yaml"
 README = ROOT / "README.md"
+PAGES = (README, ROOT / "docs" / "results.md")  # every page that shows the tables
 START, END = "<!-- results-table:start -->", "<!-- results-table:end -->"
 COMMAND = "python experiments/readme_table.py"
 
@@ -22,6 +26,8 @@ HEADER = (
     "| recipe | val acc. | test acc. | test macro-F1 | test disgust recall | test fear recall | "
     "test_unseen acc. | TTA | params | train time | hardware |"
 )
+NEEDS_INTRO = "Recipes not measured yet, and what they need to run:"
+NEEDS_HEADER = "| recipe | needs | command |"
 
 
 def _metric(metrics: dict, split: str, key: str) -> str:
@@ -29,13 +35,18 @@ def _metric(metrics: dict, split: str, key: str) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def measured(entry: dict) -> bool:
+    """Whether the entry has numbers (`metrics`)."""
+    return bool(entry.get("metrics"))
+
+
 def row(entry: dict) -> str:
-    """One table row: the entry's main metrics, or 'not measured yet' when it has none."""
+    """One row of the measured table: the entry's main metrics."""
+    if not measured(entry):
+        raise ValueError(f"{entry['recipe']} has no metrics: it belongs in the table of recipes not measured yet")
     name = f"`{entry['recipe']}`" + (f" `{entry['variant']}`" if entry.get("variant") else "")
     name += f" ({entry['note']})" if entry.get("note") else ""
-    metrics = entry.get("metrics")
-    if not metrics:
-        return f"| {name} | not measured yet | | | | | | | | | |"
+    metrics = entry["metrics"]
     cells = [
         name,
         _metric(metrics, "val", "accuracy"),
@@ -50,31 +61,49 @@ def row(entry: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def needs_row(entry: dict) -> str:
+    """One row of the table of recipes not measured yet: what the recipe needs, and its command."""
+    if not entry.get("needs"):
+        raise ValueError(f"{entry['recipe']} has neither metrics nor needs: add one of them to results.yaml")
+    return f"| `{entry['recipe']}` | {entry['needs']} | `{entry['command']}` |"
+
+
 def table(results: dict) -> str:
-    """The markdown table, header included, for the parsed results.yaml."""
-    return "\n".join([HEADER, "|---|" + "---:|" * 6 + "---|" * 4, *map(row, results["recipes"])])
+    """The measured table, then the table of recipes not measured yet, for the parsed results.yaml."""
+    entries = results["recipes"]
+    lines = [HEADER, "|---|" + "---:|" * 6 + "---|" * 4, *(row(e) for e in entries if measured(e))]
+    waiting = [needs_row(e) for e in entries if not measured(e)]
+    if waiting:
+        lines += ["", NEEDS_INTRO, "", NEEDS_HEADER, "|---|---|---|", *waiting]
+    return "\n".join(lines)
 
 
-def with_table(readme: str, results: dict) -> str:
-    """`readme` with the text between its markers replaced by the table."""
-    if START not in readme or END not in readme:
-        sys.exit(f"README.md lacks the markers {START} and {END} around the results table")
-    head, rest = readme.split(START, 1)
+def with_table(page: str, results: dict, name: str = "README.md") -> str:
+    """`page` with the text between its markers replaced by the tables."""
+    if START not in page or END not in page:
+        sys.exit(f"{name} lacks the markers {START} and {END} around the results tables")
+    head, rest = page.split(START, 1)
     tail = rest.split(END, 1)[1]
     return f"{head}{START}\n{table(results)}\n{END}{tail}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that README.md is up to date")
+    parser.add_argument("--check", action="store_true", help="only check that the pages are up to date")
     args = parser.parse_args()
-    readme = README.read_text()
-    expected = with_table(readme, yaml.safe_load(RESULTS.read_text()))
-    if args.check:
-        if expected != readme:
-            sys.exit(f"README.md's results table differs from experiments/results.yaml: run `{COMMAND}`")
-        return
-    README.write_text(expected)
+    results = yaml.safe_load(RESULTS.read_text())
+    stale = []
+    for path in PAGES:
+        page = path.read_text()
+        expected = with_table(page, results, path.relative_to(ROOT).as_posix())
+        if expected == page:
+            continue
+        if args.check:
+            stale.append(path.relative_to(ROOT).as_posix())
+        else:
+            path.write_text(expected)
+    if stale:
+        sys.exit(f"the results tables of {', '.join(stale)} differ from experiments/results.yaml: run `{COMMAND}`")
 
 
 if __name__ == "__main__":

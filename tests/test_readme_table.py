@@ -1,10 +1,12 @@
-"""README.md's results table is generated from experiments/results.yaml (experiments/readme_table.py)."""
+"""The results tables of README.md and docs/results.md are generated from experiments/results.yaml
+(experiments/readme_table.py): measured rows in one table, recipes not measured yet with what they need in another."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import pytest
 import yaml
 
 from fer_lab.paths import CONF_DIR
@@ -19,10 +21,11 @@ def results() -> dict:
     return yaml.safe_load(readme_table.RESULTS.read_text())
 
 
-def test_readme_table_matches_results_yaml():
-    readme = readme_table.README.read_text()
-    assert readme_table.with_table(readme, results()) == readme, (
-        f"README.md's results table is out of date: run `{readme_table.COMMAND}`"
+@pytest.mark.parametrize("page", readme_table.PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_page_tables_match_results_yaml(page):
+    text = page.read_text()
+    assert readme_table.with_table(text, results()) == text, (
+        f"{page.name}'s results tables are out of date: run `{readme_table.COMMAND}`"
     )
 
 
@@ -40,5 +43,31 @@ def test_results_cover_every_recipe_with_named_splits():
             assert {"commit", "data", "hardware", "mlflow_run", "train_time"} <= set(entry)
 
 
-def test_unmeasured_recipe_gets_a_row_without_numbers():
-    assert "not measured yet" in readme_table.row({"recipe": "cnn_best", "command": "..."})
+def test_every_recipe_is_measured_or_says_what_it_needs():
+    for entry in results()["recipes"]:
+        assert entry.get("metrics") or entry.get("needs"), (
+            f"{entry['recipe']}: add its `metrics`, or `needs` (what running it takes), to experiments/results.yaml"
+        )
+
+
+def test_unmeasured_recipes_are_listed_with_their_needs_not_as_empty_rows():
+    text = readme_table.table(results())
+    measured_part, _, needs_part = text.partition(readme_table.NEEDS_INTRO)
+    assert "not measured yet |" not in measured_part
+    for entry in results()["recipes"]:
+        name = f"| `{entry['recipe']}` |"
+        if entry.get("metrics"):
+            assert f"`{entry['recipe']}`" in measured_part
+            assert name not in needs_part
+        else:
+            assert f"{name} {entry['needs']} |" in needs_part
+            assert not any(line.startswith(name) for line in measured_part.splitlines())
+
+
+def test_a_row_needs_metrics_and_an_unmeasured_recipe_needs_needs():
+    with pytest.raises(ValueError, match="no metrics"):
+        readme_table.row({"recipe": "cnn_best", "command": "..."})
+    with pytest.raises(ValueError, match="neither metrics nor needs"):
+        readme_table.table({"recipes": [{"recipe": "cnn_best", "command": "..."}]})
+    row = readme_table.needs_row({"recipe": "cnn_best", "command": "python -m fer_lab.train", "needs": "a GPU"})
+    assert row == "| `cnn_best` | a GPU | `python -m fer_lab.train` |"

@@ -34,7 +34,7 @@ def store_uri(db: str) -> str:
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
         raise FerLabError(
             f"the server's database {redacted(db)!r} is not a PostgreSQL URI: "
-            "use SERVER_DB=postgresql://USER@HOST:PORT/DB (see README, Tracking)."
+            "use SERVER_DB=postgresql://USER@HOST:PORT/DB (docs/tracking.md, the team server)."
         )
     return f"{DRIVER}://{rest}"
 
