@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -27,7 +29,7 @@ def state_root(tmp_path, monkeypatch) -> Path:
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def compose_train():
     """compose_train(*overrides) -> the resolved `train` config, as `python -m fer_lab.train` would see it."""
     from hydra import compose, initialize_config_dir
@@ -61,6 +63,25 @@ def data_csv(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def module_root(tmp_path_factory) -> Path:
+    """A FER_LAB_ROOT and SQLite tracking store shared by one module's tests, for what they train once."""
+    root = tmp_path_factory.mktemp("module_root")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FER_LAB_ROOT", str(root))
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+        yield root
+
+
+def copy_store(source_root: Path, state_root: Path) -> None:
+    """Give a test's own root the runs and registered models of `source_root` (artifacts stay where they are) and
+    make its store the tracking store."""
+    from fer_lab.tracking.uri import configure_tracking
+
+    shutil.copy(source_root / "mlflow.db", state_root / "mlflow.db")
+    configure_tracking(None)
 
 
 @pytest.fixture
@@ -116,6 +137,39 @@ def tiny_bundled(tiny_model_folder, state_root, monkeypatch) -> Path:
     return tiny_model_folder
 
 
+class ScriptResult(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_script(capsys, monkeypatch):
+    """run_script(path, *args) -> ScriptResult: `python path args` run in this process (no second interpreter
+    importing TensorFlow again); an exception the script does not turn into an exit fails the test."""
+    import runpy
+
+    def run(path: Path, *args: str) -> ScriptResult:
+        monkeypatch.setattr(sys, "argv", [str(path), *args])
+        monkeypatch.syspath_prepend(str(Path(path).parent))
+        environ = dict(os.environ)
+        capsys.readouterr()
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+            if isinstance(exit.code, str):
+                print(exit.code, file=sys.stderr)
+        finally:
+            os.environ.clear()
+            os.environ.update(environ)
+        out, err = capsys.readouterr()
+        return ScriptResult(code, out, err)
+
+    return run
+
+
 class TrackingServer(NamedTuple):
     uri: str  # http://127.0.0.1:<port>
     artifacts: Path  # the server's --artifacts-destination
@@ -137,3 +191,13 @@ def tracking_server(tmp_path_factory) -> TrackingServer:
         running_server(postgres.uri, folder / "artifacts", free_port(), log=folder / "mlflow.log") as uri,
     ):
         yield TrackingServer(uri, folder / "artifacts", postgres)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a module's tests share a worker, so its
+    module-scoped fixtures are built once, and every test using the session's tracking server shares one, so the
+    server starts once."""
+    for item in items:
+        on_server = "tracking_server" in item.fixturenames or "[server]" in item.nodeid
+        item.add_marker(pytest.mark.xdist_group("tracking_server" if on_server else item.module.__name__))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,30 +10,23 @@ import numpy as np
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_detectors.py"
 
 
-def test_run_prints_recall_false_detections_and_speed_per_detector(tmp_path):
+def test_run_prints_recall_false_detections_and_speed_per_detector(tmp_path, run_script):
     rng = np.random.default_rng(0)
     for name, folder in (("a.jpg", tmp_path / "fer2013" / "test" / "happy"), ("b.png", tmp_path / "ckplus48" / "fear")):
         folder.mkdir(parents=True)
         cv2.imwrite(str(folder / name), rng.integers(0, 256, (48, 48), dtype=np.uint8))
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--data",
-            str(tmp_path),
-            "--per-class",
-            "1",
-            "--sides",
-            "64,160",
-            "--empty",
-            "2",
-            "--detectors",
-            "haar,skip",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    result = run_script(
+        SCRIPT,
+        "--data",
+        str(tmp_path),
+        "--per-class",
+        "1",
+        "--sides",
+        "64,160",
+        "--empty",
+        "2",
+        "--detectors",
+        "haar,skip",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
@@ -49,12 +39,6 @@ def test_run_prints_recall_false_detections_and_speed_per_detector(tmp_path):
     assert any(line.startswith("| haar |") for line in lines)
 
 
-def test_missing_faces_say_how_to_get_them(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+def test_missing_faces_say_how_to_get_them(tmp_path, run_script):
+    result = run_script(SCRIPT, "--data", str(tmp_path))
     assert result.returncode != 0 and "make data" in result.stderr and "Traceback" not in result.stderr

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_distill.py"
 
 
-def test_quick_run_prints_the_three_ways_with_epochs_in_the_budget(tmp_path):
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--data", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+def test_quick_run_prints_the_three_ways_with_epochs_in_the_budget(tmp_path, run_script):
+    result = run_script(SCRIPT, "--quick", "--data", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| teacher")]
     assert [row.split(" | ")[0] for row in rows] == [
         "| none (labels only)",

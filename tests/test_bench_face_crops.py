@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,24 +10,14 @@ import numpy as np
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_face_crops.py"
 
 
-def _run(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-
-
-def test_run_prints_one_row_per_reading_of_the_same_faces(tmp_path):
+def test_run_prints_one_row_per_reading_of_the_same_faces(tmp_path, run_script):
     rng = np.random.default_rng(0)
     for emotion in ("happy", "sad"):
         folder = tmp_path / "fer2013" / "test" / emotion
         folder.mkdir(parents=True)
         for i in range(2):
             cv2.imwrite(str(folder / f"PublicTest_{i}.jpg"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
-    result = _run(tmp_path, "--per-class", "2", "--detectors", "haar,skip")
+    result = run_script(SCRIPT, "--data", str(tmp_path), "--per-class", "2", "--detectors", "haar,skip")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ")][1:]
     assert [(r[0].strip(), r[1].strip()) for r in rows] == [
@@ -43,6 +30,6 @@ def test_run_prints_one_row_per_reading_of_the_same_faces(tmp_path):
     assert all(0.0 <= float(r[3]) <= 1.0 for r in rows)
 
 
-def test_missing_faces_say_how_to_get_them(tmp_path):
-    result = _run(tmp_path)
+def test_missing_faces_say_how_to_get_them(tmp_path, run_script):
+    result = run_script(SCRIPT, "--data", str(tmp_path))
     assert result.returncode != 0 and "make data" in result.stderr and "Traceback" not in result.stderr

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -15,30 +12,23 @@ from fer_lab.labels import EMOTIONS
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_throughput.py"
 
 
-def test_quick_run_prints_the_tables_and_ratios(tmp_path):
+def test_quick_run_prints_the_tables_and_ratios(tmp_path, run_script):
     rng = np.random.default_rng(0)
     for i in range(3 * 64):  # the quick run's warm-up and timed batches of 64
         folder = tmp_path / "fer2013" / "train" / EMOTIONS[i % len(EMOTIONS)]
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"Training_{i}.jpg"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--quick",
-            "--data",
-            str(tmp_path),
-            "--models",
-            "vgg16",
-            "--cnns",
-            "input_only,cnn_tiny",
-            "--precision",
-            "mixed_bfloat16",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    result = run_script(
+        SCRIPT,
+        "--quick",
+        "--data",
+        str(tmp_path),
+        "--models",
+        "vgg16",
+        "--cnns",
+        "input_only,cnn_tiny",
+        "--precision",
+        "mixed_bfloat16",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

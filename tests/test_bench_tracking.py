@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_tracking.py"
 
 
-def test_one_writer_prints_both_stores_side_by_side(tracking_server):
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--writers",
-            "1",
-            "--steps",
-            "3",
-            "--metrics",
-            "2",
-            "--server",
-            tracking_server.uri,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_one_writer_prints_both_stores_side_by_side(tracking_server, run_script):
+    result = run_script(SCRIPT, "--writers", "1", "--steps", "3", "--metrics", "2", "--server", tracking_server.uri)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "### MLflow tracking: concurrent writers, 3 steps x 2 metrics each;" in out

@@ -38,30 +38,9 @@ def cv_cfg(tmp_path, compose_train):
     return compose_train(*overrides), list(overrides)
 
 
-def test_k_folds_log_a_parent_with_k_children_and_the_summary(state_root, cv_cfg, capsys):
-    cfg, overrides = cv_cfg
-    result = cross_validation.cross_validate(cfg, overrides)
-    client = MlflowClient()
-    parent = client.get_run(result.parent_run_id)
-    children = child_runs(result.parent_run_id)
-    assert len(children) == FOLDS and {c.data.tags[cross_validation.FOLD_TAG] for c in children} == {"0", "1", "2"}
-    assert all(c.info.status == "FINISHED" for c in children) and parent.info.status == "FINISHED"
-    test_accuracies = [client.get_run(r).data.metrics["test_accuracy"] for r in result.child_run_ids]
-    metrics = parent.data.metrics
-    assert metrics["cv_folds"] == FOLDS
-    assert metrics["cv_test_accuracy_mean"] == pytest.approx(np.mean(test_accuracies))
-    assert metrics["cv_test_accuracy_std"] == pytest.approx(np.std(test_accuracies))
-    assert {"cv_test_macro_f1_mean", "cv_val_accuracy_mean", "cv_val_macro_f1_std"} <= set(metrics)
-    assert result.summaries["test"].pooled().confusion.sum() == 9 * 2 * 2  # every image tested exactly once
-    artifacts = {
-        a.path for folder in ("figures", "reports") for a in client.list_artifacts(result.parent_run_id, folder)
-    }
-    assert {"figures/confusion_cv_test.png", "reports/cv_test.md"} <= artifacts
-    assert not client.search_registered_models(), "fold models are not registered"
-    assert "test over 3 folds (tta=none): accuracy" in capsys.readouterr().out
-
-
-def test_an_interrupted_cross_validation_resumes_with_the_unfinished_folds(state_root, cv_cfg, monkeypatch):
+def test_k_folds_interrupted_resume_with_the_unfinished_folds_and_log_a_parent_with_the_summary(
+    state_root, cv_cfg, monkeypatch, capsys
+):
     cfg, overrides = cv_cfg
     real, calls = cross_validation.run_training, []
 
@@ -79,7 +58,24 @@ def test_an_interrupted_cross_validation_resumes_with_the_unfinished_folds(state
     )
     result = cross_validation.cross_validate(cfg, overrides)
     assert calls == [0, 1, 1, 2]
-    assert len(child_runs(result.parent_run_id)) >= FOLDS and len(set(result.child_run_ids)) == FOLDS
+    client = MlflowClient()
+    parent = client.get_run(result.parent_run_id)
+    children = [c for c in child_runs(result.parent_run_id) if c.info.run_id in result.child_run_ids]
+    assert len(children) == FOLDS and {c.data.tags[cross_validation.FOLD_TAG] for c in children} == {"0", "1", "2"}
+    assert all(c.info.status == "FINISHED" for c in children) and parent.info.status == "FINISHED"
+    test_accuracies = [client.get_run(r).data.metrics["test_accuracy"] for r in result.child_run_ids]
+    metrics = parent.data.metrics
+    assert metrics["cv_folds"] == FOLDS
+    assert metrics["cv_test_accuracy_mean"] == pytest.approx(np.mean(test_accuracies))
+    assert metrics["cv_test_accuracy_std"] == pytest.approx(np.std(test_accuracies))
+    assert {"cv_test_macro_f1_mean", "cv_val_accuracy_mean", "cv_val_macro_f1_std"} <= set(metrics)
+    assert result.summaries["test"].pooled().confusion.sum() == 9 * 2 * 2  # every image tested exactly once
+    artifacts = {
+        a.path for folder in ("figures", "reports") for a in client.list_artifacts(result.parent_run_id, folder)
+    }
+    assert {"figures/confusion_cv_test.png", "reports/cv_test.md"} <= artifacts
+    assert not client.search_registered_models(), "fold models are not registered"
+    assert "test over 3 folds (tta=none): accuracy" in capsys.readouterr().out
 
 
 def test_cross_validation_needs_folds(state_root, compose_train):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pytest
+from conftest import copy_store
 from mlflow import MlflowClient
 
 from fer_lab.ensemble import build_and_log_ensemble
@@ -26,11 +29,18 @@ TINY = (
 )
 
 
-@pytest.fixture
-def two_members(state_root, compose_train):
-    """Two registered tiny models (versions 1 and 2) of different architectures."""
+@pytest.fixture(scope="module")
+def trained_members(module_root, compose_train) -> Path:
+    """Two tiny models of different architectures, trained once for the module: `ens` versions 1 and 2."""
     for extra in (("model.input_crop=44",), ("model=cnn_3block",)):
         train_run.run_training(compose_train(*TINY, *extra))
+    return module_root
+
+
+@pytest.fixture
+def two_members(trained_members, state_root):
+    """The two members, registered in this test's own store."""
+    copy_store(trained_members, state_root)
     return ["models:/ens/1", "models:/ens/2"]
 
 

@@ -23,33 +23,9 @@ def run_jax(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_augmented_model_compiles_with_jit_and_draws_new_augmentations_each_step():
-    script = textwrap.dedent(f"""
-        import keras, numpy as np
-        from hydra import compose, initialize_config_dir
-        from fer_lab.models import build_model
-        from fer_lab.training.fit import compile_model
-        with initialize_config_dir(config_dir={str(CONF_DIR)!r}, version_base="1.3"):
-            cfg = compose("train", overrides=["model=cnn_tiny", "augmentation=default"])
-        model = build_model(cfg.model, cfg.augmentation)
-        compile_model(model, cfg, 1e-3)
-        assert model.jit_compile, "an augmented model must train jitted on JAX"
-        seeds = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
-        assert seeds, [v.path for v in model.non_trainable_variables]
-        before = [np.array(v.value) for v in seeds]
-        x = np.random.default_rng(0).uniform(0, 255, (128, 48, 48, 1)).astype("float32")
-        y = keras.utils.to_categorical(np.arange(128) % 7, 7)
-        history = model.fit(x, y, batch_size=64, epochs=1, verbose=0)
-        assert np.isfinite(history.history["loss"][-1])
-        assert all((np.array(v.value) != b).any() for v, b in zip(seeds, before)), "seed states did not advance"
-        print("ok", len(seeds))
-    """)
-    result = run_jax(["-c", script])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith("ok")
-
-
-def test_loaded_augmented_models_run_jitted(tmp_path, state_root):
+def test_augmented_model_trains_jitted_with_new_augmentations_each_step_and_runs_jitted_once_loaded(
+    tmp_path, state_root
+):
     """Resumed training, evaluation and inference load saved models, which Keras compiles before fer_lab can act."""
     script = textwrap.dedent(f"""
         import keras, mlflow, numpy as np
@@ -66,8 +42,15 @@ def test_loaded_augmented_models_run_jitted(tmp_path, state_root):
             cfg = compose("train", overrides=["model=cnn_tiny", "augmentation=default"])
         model = build_model(cfg.model, cfg.augmentation)
         compile_model(model, cfg, 1e-3)
-        x = np.random.default_rng(0).uniform(0, 255, (64, 48, 48, 1)).astype("float32")
-        model.fit(x, keras.utils.to_categorical(np.arange(64) % 7, 7), batch_size=64, epochs=1, verbose=0)
+        assert model.jit_compile, "an augmented model must train jitted on JAX"
+        seeds = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
+        assert seeds, [v.path for v in model.non_trainable_variables]
+        before = [np.array(v.value) for v in seeds]
+        x = np.random.default_rng(0).uniform(0, 255, (128, 48, 48, 1)).astype("float32")
+        y = keras.utils.to_categorical(np.arange(128) % 7, 7)
+        history = model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][-1])
+        assert all((np.array(v.value) != b).any() for v, b in zip(seeds, before)), "seed states did not advance"
         tmp = Path({str(tmp_path)!r})
         (tmp / "checkpoint").mkdir()
         store = CheckpointStore(tmp / "checkpoint")
@@ -81,7 +64,7 @@ def test_loaded_augmented_models_run_jitted(tmp_path, state_root):
         loaded, _ = load_logged_model(info.model_uri)
         assert loaded.jit_compile
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
-        print("ok")
+        print("ok", len(seeds))
     """)
     result = run_jax(["-c", script])
     assert result.returncode == 0, result.stderr[-3000:]

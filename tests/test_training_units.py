@@ -40,14 +40,14 @@ def test_absent_class_gets_zero_weight_and_none_mode_is_none():
 def test_cosine_warms_up_then_decays_to_floor():
     lrs = [cosine_lr(e, 1.0, 10, 2, 0.01) for e in range(10)]
     assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
-    assert all(a >= b for a, b in itertools.pairwise(lrs))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[2:]))
     assert lrs[-1] == pytest.approx(0.01)
 
 
 def test_budget_cosine_warms_up_then_decays_to_floor_when_the_budget_is_spent():
     lrs = [budget_cosine_lr(u, 1.0, 0.1, 0.01) for u in np.linspace(0, 1, 21)]
     assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)
-    assert all(a >= b for a, b in itertools.pairwise(lrs))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[2:]))
     assert lrs[-1] == pytest.approx(0.01) == budget_cosine_lr(1.5, 1.0, 0.1, 0.01)
 
 

@@ -1,4 +1,4 @@
-"""Hyperparameter search: search-space parsing, a tracked 3-trial study, resume after a kill, bad input."""
+"""Hyperparameter search: search-space parsing, a tracked 3-trial study killed and resumed, bad input."""
 
 from __future__ import annotations
 
@@ -103,31 +103,10 @@ def test_bad_search_space_entries_name_the_problem(compose_tune, entry, message)
         parse_space(cfg)
 
 
-def test_three_trial_study_nests_trials_and_registers_the_best(state_root, compose_tune):
+def test_a_study_killed_in_its_third_trial_resumes_nests_its_trials_and_registers_the_best(
+    state_root, compose_tune, monkeypatch
+):
     cfg = compose_tune("tuner.study=three")
-    result = study_run.run_study(cfg, list(TINY), "cnn_tiny")
-    runs = _runs(result.parent_run_id)
-    trials = [r for r in runs if r.data.tags.get("fer_lab.role") == "trial"]
-    assert len(trials) == 3 and all(r.info.status == "FINISHED" for r in trials)
-    assert {r.data.tags["fer_lab.trial_status"] for r in trials} == {"COMPLETED"}
-    assert all("val_macro_f1" in r.data.metrics and "epoch/val_macro_f1" in r.data.metrics for r in trials)
-    assert all("hp.learning_rate" in r.data.params for r in trials)
-    client = MlflowClient()
-    parent = client.get_run(result.parent_run_id)
-    assert parent.info.status == "FINISHED" and parent.data.metrics["trials_completed"] == 3
-    assert {"summary/trials.csv", "summary/objective_by_trial.png"} <= {
-        a.path for a in client.list_artifacts(result.parent_run_id, "summary")
-    }
-    version = client.get_model_version("tune_t", result.model_version)
-    assert client.get_run(version.run_id).data.tags["mlflow.parentRunId"] == result.parent_run_id
-    assert version.run_id == result.retrain_run_id
-    assert max(r.data.metrics["val_macro_f1"] for r in trials) == pytest.approx(result.best_value)
-    again = study_run.run_study(cfg, list(TINY), "cnn_tiny")  # the same command again: nothing left to do
-    assert again == result and len(_runs(result.parent_run_id)) == len(runs)
-
-
-def test_killed_study_resumes_without_repeating_finished_trials(state_root, compose_tune, monkeypatch):
-    cfg = compose_tune("tuner.study=resume", "tuner.retrain=false")
     calls = []
     fit = FerHyperModel.fit
 
@@ -140,17 +119,34 @@ def test_killed_study_resumes_without_repeating_finished_trials(state_root, comp
     monkeypatch.setattr(FerHyperModel, "fit", fit_then_die_in_third)
     with pytest.raises(KeyboardInterrupt):
         study_run.run_study(cfg, list(TINY), "cnn_tiny")
-    record = json.loads((state_root / "tuner" / "resume" / "study.json").read_text())
-    assert MlflowClient().get_run(record["parent_run_id"]).info.status == "KILLED"
+    record = json.loads((state_root / "tuner" / "three" / "study.json").read_text())
+    client = MlflowClient()
+    assert client.get_run(record["parent_run_id"]).info.status == "KILLED"
 
     calls.clear()
     monkeypatch.setattr(FerHyperModel, "fit", lambda self, *a, **k: calls.append(1) or fit(self, *a, **k))
     result = study_run.run_study(cfg, list(TINY), "cnn_tiny")
     assert len(calls) == 1  # only the interrupted trial ran again
     assert result.parent_run_id == record["parent_run_id"]
-    trials = [r for r in _runs(result.parent_run_id) if r.data.tags.get("fer_lab.role") == "trial"]
+    runs = _runs(result.parent_run_id)
+    trials = [r for r in runs if r.data.tags.get("fer_lab.role") == "trial"]
     assert sorted(r.info.status for r in trials) == ["FINISHED", "FINISHED", "FINISHED", "KILLED"]
-    assert sorted(r.data.tags["fer_lab.trial_id"] for r in trials if r.info.status == "FINISHED") == ["0", "1", "2"]
+    finished = [r for r in trials if r.info.status == "FINISHED"]
+    assert sorted(r.data.tags["fer_lab.trial_id"] for r in finished) == ["0", "1", "2"]
+    assert {r.data.tags["fer_lab.trial_status"] for r in finished} == {"COMPLETED"}
+    assert all("val_macro_f1" in r.data.metrics and "epoch/val_macro_f1" in r.data.metrics for r in finished)
+    assert all("hp.learning_rate" in r.data.params for r in finished)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials_completed"] == 3
+    assert {"summary/trials.csv", "summary/objective_by_trial.png"} <= {
+        a.path for a in client.list_artifacts(result.parent_run_id, "summary")
+    }
+    version = client.get_model_version("tune_t", result.model_version)  # the best trial, retrained and registered
+    assert client.get_run(version.run_id).data.tags["mlflow.parentRunId"] == result.parent_run_id
+    assert version.run_id == result.retrain_run_id
+    assert max(r.data.metrics["val_macro_f1"] for r in finished) == pytest.approx(result.best_value)
+    again = study_run.run_study(cfg, list(TINY), "cnn_tiny")  # the same command again: nothing left to do
+    assert again == result and len(_runs(result.parent_run_id)) == len(runs)
 
 
 def test_changed_search_space_is_refused_and_the_study_kept(state_root, compose_tune):
