@@ -96,6 +96,10 @@ def test_image_errors_are_clear(make_client):
     assert missing.status_code == 400 and "field named 'file'" in missing.json()["error"]
     bad_tta = client.post("/api/image", files={"file": ("a.png", b"x")}, data={"tta": "twice"})
     assert bad_tta.status_code == 400 and "unknown tta 'twice'" in bad_tta.json()["error"]
+    tta_file = client.post("/api/image", files={"file": ("a.png", b"x"), "tta": ("tta.txt", b"flip")})
+    assert tta_file.status_code == 400 and tta_file.json() == {"error": "send tta as a text field, not as a file"}
+    bad_smoothing = client.post("/api/video", files={"file": ("a.mp4", b"x")}, data={"smoothing": "lots"})
+    assert bad_smoothing.status_code == 400 and "smoothing 'lots' must be a number" in bad_smoothing.json()["error"]
 
 
 def test_a_video_job_writes_an_annotated_video_and_a_csv(make_client, tmp_path):

@@ -87,3 +87,12 @@ def test_a_logged_model_pins_keras_numpy_and_the_backend_without_inferring_them(
         pins = {line.split("==")[0]: line.strip().split("==")[1] for line in f if "==" in line}
     assert pins["keras"] == keras.__version__ and pins["numpy"] == np.__version__
     assert {"tensorflow", "tensorflow-cpu"} & set(pins)  # the backend the tests run on
+
+
+def test_pinned_requirements_name_the_backend_distribution_that_is_installed(monkeypatch):
+    from fer_lab.tracking import model_io
+
+    monkeypatch.setattr(model_io, "_BACKEND_DISTRIBUTIONS", {"tensorflow": ("no-such-dist", "keras")})
+    assert model_io.pip_requirements()[-1].startswith("keras==")  # the first of the distributions that exists
+    monkeypatch.setattr(model_io, "_BACKEND_DISTRIBUTIONS", {})
+    assert [pin.split("==")[0] for pin in model_io.pip_requirements()] == ["keras", "numpy"]

@@ -194,3 +194,22 @@ def test_best_weights_of_a_head_phase_load_into_the_fine_tune_model_quietly(tmp_
         warnings.simplefilter("error")
         store.load_best(model)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best, strict=True))
+
+
+def test_a_fit_without_a_finished_epoch_has_no_best_epoch_to_report():
+    from fer_lab.errors import FerLabError
+    from fer_lab.training.checkpoint import RunState
+    from fer_lab.training.fit import FitResult
+
+    result = FitResult(model=None, state=RunState(), resumed_at=None, epoch_seconds=(), images_per_second=0.0)
+    with pytest.raises(FerLabError, match="no epoch finished"):
+        _ = result.best_epoch
+    assert FitResult(None, RunState(best_epoch=4), None, (), 0.0).best_epoch == 4
+
+
+def test_a_hypermodel_without_data_refuses_to_run_trials(compose_train, tmp_path):
+    from fer_lab.tuning.hypermodel import FerHyperModel
+
+    chief_side = FerHyperModel(compose_train("model=cnn_tiny"), [], None, tmp_path)
+    with pytest.raises(RuntimeError, match="no data"):
+        _ = chief_side.trial_data

@@ -93,6 +93,14 @@ def test_group_entries_swap_in_the_option_as_hydra_composes_it(compose_tune):
         ({"key": "optimizer.learning_rate", "type": "float", "min": 1, "max": 0}, "min < max"),
         ({"key": "evaluation.tta", "type": "choice", "values": ["flip"]}, "cannot be tuned"),
         ({"key": "augmentation", "type": "group", "values": ["light", "extreme"]}, "augmentation/extreme.yaml"),
+        ({"key": "optimizer.learning_rate", "type": "float", "min": 0, "max": 1, "sampling": "cube"}, "is unknown"),
+        ({"key": "optimizer.learning_rate", "type": "float", "min": 0, "max": 1, "sampling": "log"}, "needs min > 0"),
+        ({"key": "trainer.batch_size", "type": "int", "min": 8.5, "max": 64}, "integer min and max"),
+        ({"key": "optimizer.learning_rate", "type": "float", "min": 0, "max": 1, "default": 2}, "lies outside"),
+        ({"key": "optimizer.learning_rate", "type": "choice", "values": []}, "non-empty list"),
+        ({"key": "trainer.batch_size", "type": "choice", "values": [8, 16], "default": 32}, "is not one of its values"),
+        ({"type": "float", "min": 0, "max": 1}, "key is missing"),
+        (0.5, "must be a mapping"),
     ],
 )
 def test_bad_search_space_entries_name_the_problem(compose_tune, entry, message):
@@ -251,3 +259,20 @@ def test_worker_without_chief_gives_up_quickly(state_root, compose_tune, monkeyp
 def test_unknown_tuner_option_is_refused_with_the_available_ones(compose_train):
     with pytest.raises(MissingConfigException, match=r"tuner/grid(.|\n)*random"):
         compose_train("tuner=grid", config_name="tune")
+
+
+def test_search_space_values_and_ranges_declare_their_hyperparameters():
+    from fer_lab.tuning.search_space import HyperParam
+
+    hp = keras_tuner.HyperParameters()
+    params = [
+        HyperParam("lr", "optimizer.learning_rate", "float", 1e-4, 1e-2, sampling="log"),
+        HyperParam("batch", "trainer.batch_size", "int", 16, 64, step=16),
+        HyperParam("ema", "optimizer.use_ema", "bool"),
+        HyperParam("opt", "optimizer", "group", labels=("adam", "sgd_nesterov")),
+    ]
+    values = declare(hp, params)
+    assert set(values) == {"lr", "batch", "ema", "opt"} and values["batch"] in (16, 32, 48, 64)
+    assert params[0].bounds == (1e-4, 1e-2)
+    with pytest.raises(ValueError, match=r"search_space\.ema is a bool, not a range"):
+        _ = params[2].bounds
