@@ -143,29 +143,55 @@ class ScriptResult(NamedTuple):
     stderr: str
 
 
+def _run_main(capsys, monkeypatch, run, argv0: str, args: tuple[str, ...]) -> ScriptResult:
+    """What `python argv0 args` exits with and prints, run as __main__ in this process (no second interpreter
+    importing TensorFlow again); an exception it does not turn into an exit fails the test. The environment is
+    restored afterwards."""
+    monkeypatch.setattr(sys, "argv", [argv0, *args])
+    environ = dict(os.environ)
+    capsys.readouterr()
+    try:
+        run()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+        if isinstance(exit.code, str):
+            print(exit.code, file=sys.stderr)
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+    out, err = capsys.readouterr()
+    return ScriptResult(code, out, err)
+
+
 @pytest.fixture
 def run_script(capsys, monkeypatch):
-    """run_script(path, *args) -> ScriptResult: `python path args` run in this process (no second interpreter
-    importing TensorFlow again); an exception the script does not turn into an exit fails the test."""
+    """run_script(path, *args) -> ScriptResult of `python path args`, run in this process."""
     import runpy
 
     def run(path: Path, *args: str) -> ScriptResult:
-        monkeypatch.setattr(sys, "argv", [str(path), *args])
         monkeypatch.syspath_prepend(str(Path(path).parent))
-        environ = dict(os.environ)
-        capsys.readouterr()
-        try:
-            runpy.run_path(str(path), run_name="__main__")
-            code = 0
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
-            if isinstance(exit.code, str):
-                print(exit.code, file=sys.stderr)
-        finally:
-            os.environ.clear()
-            os.environ.update(environ)
-        out, err = capsys.readouterr()
-        return ScriptResult(code, out, err)
+        return _run_main(capsys, monkeypatch, lambda: runpy.run_path(str(path), run_name="__main__"), str(path), args)
+
+    return run
+
+
+@pytest.fixture
+def run_module(capsys, monkeypatch):
+    """run_module(name, *args) -> ScriptResult of `python -m name args` for a Hydra command, run in this process.
+
+    Hydra's logging setup is left out: it would close the handlers pytest captures logs with."""
+    import runpy
+    import warnings
+
+    def run_as_main(name: str) -> None:
+        with warnings.catch_warnings():  # runpy warns that the module was imported before: a fresh copy runs
+            warnings.filterwarnings("ignore", "'.*' found in sys.modules", RuntimeWarning)
+            runpy.run_module(name, run_name="__main__")
+
+    def run(name: str, *args: str) -> ScriptResult:
+        args = (*args, "hydra/job_logging=none", "hydra/hydra_logging=none")
+        return _run_main(capsys, monkeypatch, lambda: run_as_main(name), name, args)
 
     return run
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
 from fer_lab.data import load_images
@@ -55,21 +53,25 @@ def test_audit_finds_planted_duplicates_and_blank(data_csv, data_cfg):
     assert "Exact duplicates across splits" in text and "Near-blank images" in text
 
 
-def run_cli(*args, root):
-    env = {**os.environ, "FER_LAB_ROOT": str(root)}
-    return subprocess.run(
-        [sys.executable, "-m", "fer_lab.audit", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+@pytest.fixture
+def run_cli(run_module, monkeypatch):
+    """run_cli(*args, root=...) -> what `python -m fer_lab.audit args` exits with and prints, FER_LAB_ROOT=root."""
+
+    def run(*args, root):
+        monkeypatch.setenv("FER_LAB_ROOT", str(root))
+        return run_module("fer_lab.audit", *args)
+
+    return run
 
 
-def test_audit_cli_exits_2_with_one_line_on_missing_path(tmp_path):
+def test_audit_cli_exits_2_with_one_line_on_missing_path(tmp_path, run_cli):
     result = run_cli(f"data.path={tmp_path / 'missing.csv.gz'}", root=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fer_lab: error: data.path=") and "does not exist" in lines[0]
 
 
-def test_audit_cli_prints_report_and_writes_json(tmp_path, data_csv):
+def test_audit_cli_prints_report_and_writes_json(tmp_path, data_csv, run_cli):
     out = tmp_path / "report" / "audit.json"
     result = run_cli(
         f"data.path={planted(data_csv)}",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -60,7 +58,7 @@ def test_an_unknown_training_run_gives_a_note():
         assert "cannot check which rows m was validated on" in require_honest_split(_split("val", 1), "m", run, CFG)
 
 
-def test_evaluate_refuses_a_val_split_of_another_seed(state_root, compose_train):
+def test_evaluate_refuses_a_val_split_of_another_seed(state_root, compose_train, run_module):
     overrides = (
         *TINY_DATA,
         "model=cnn_tiny",
@@ -72,21 +70,9 @@ def test_evaluate_refuses_a_val_split_of_another_seed(state_root, compose_train)
     )
     run_id = train_run.run_training(compose_train(*overrides)).run_id
 
-    def evaluate(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "fer_lab.evaluate",
-                f"model_uri=runs:/{run_id}/model",
-                *TINY_DATA,
-                "split=val",
-                "tta=none",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
+    def evaluate(*args: str):
+        return run_module(
+            "fer_lab.evaluate", f"model_uri=runs:/{run_id}/model", *TINY_DATA, "split=val", "tta=none", *args
         )
 
     refused = evaluate("seed=7")

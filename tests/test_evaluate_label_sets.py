@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 from test_data_class_folders import PATTERN, make_people
 from test_init_from import source  # noqa: F401  (fixture: a saved 7-class cnn_tiny)
@@ -29,26 +26,19 @@ def test_only_shared_classes_are_scored_and_the_rest_is_reported():
     assert any("no disgust, fear, surprise, neutral images" in n and "33.3%" in n for n in notes)
 
 
-def test_zero_shot_over_every_fold_prints_mean_and_std_and_what_was_left_out(source, state_root, tmp_path):  # noqa: F811
+def test_zero_shot_over_every_fold_prints_mean_and_std_and_what_was_left_out(source, state_root, tmp_path, run_module):  # noqa: F811
     _, path, _ = source
     people = make_people(tmp_path / "people", subjects=9, frames=2, size=48)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fer_lab.evaluate",
-            f"model_uri={path}",
-            "data=class_folders",
-            f"data.path={people}",
-            f"data.group_pattern='{PATTERN}'",
-            "data.folds=3",
-            "data.class_map=[anger:angry,sadness:sad]",
-            "cross_validate=true",
-            "tta=none",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run_module(
+        "fer_lab.evaluate",
+        f"model_uri={path}",
+        "data=class_folders",
+        f"data.path={people}",
+        f"data.group_pattern='{PATTERN}'",
+        "data.folds=3",
+        "data.class_map=[anger:angry,sadness:sad]",
+        "cross_validate=true",
+        "tta=none",
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test over 3 folds (tta=none): accuracy" in out.stdout

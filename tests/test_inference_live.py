@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -146,16 +143,10 @@ def test_display_without_a_gui_explains_how_to_get_one(video, tmp_path, compose_
         run(compose_train(f"source={video}", config_name="live"))
 
 
-def test_cli_reports_a_missing_video_without_traceback(tmp_path):
-    env = {**os.environ, "FER_LAB_ROOT": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "fer_lab.live", "source=nope.mp4", "csv=out.csv"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+def test_cli_reports_a_missing_video_without_traceback(tmp_path, run_module, monkeypatch):
+    monkeypatch.setenv("FER_LAB_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    done = run_module("fer_lab.live", "source=nope.mp4", "csv=out.csv")
     assert done.returncode == 2
     assert "fer_lab: error: video file nope.mp4 not found" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]

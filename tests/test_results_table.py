@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -11,7 +9,7 @@ import mlflow
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "results_table.py"
 
 
-def test_rows_carry_split_metrics_and_provenance(state_root):
+def test_rows_carry_split_metrics_and_provenance(state_root, run_script):
     mlflow.set_tracking_uri(f"sqlite:///{state_root}/mlflow.db")
     with mlflow.start_run(run_name="cnn_cpu_budget") as run:
         mlflow.log_params({"evaluation.tta": "crops"})
@@ -42,19 +40,7 @@ def test_rows_carry_split_metrics_and_provenance(state_root):
                 "test_unseen_rows": 3300,
             }
         )
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            run.info.run_id,
-            "--no-latency",
-            "--tracking-uri",
-            f"sqlite:///{state_root}/mlflow.db",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script(SCRIPT, run.info.run_id, "--no-latency", "--tracking-uri", f"sqlite:///{state_root}/mlflow.db")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
     assert lines[0].startswith("| recipe (MLflow run) | split | accuracy |")
