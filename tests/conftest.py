@@ -221,9 +221,11 @@ def tracking_server(tmp_path_factory) -> TrackingServer:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a module's tests share a worker, so its
-    module-scoped fixtures are built once, and every test using the session's tracking server shares one, so the
-    server starts once."""
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), the tests using the session's tracking server
+    share a worker, so the server starts once, and so do the tests of a module with module-scoped fixtures, so
+    those are built once; every other test goes to whichever worker is free."""
     for item in items:
-        on_server = "tracking_server" in item.fixturenames or "[server]" in item.nodeid
-        item.add_marker(pytest.mark.xdist_group("tracking_server" if on_server else item.module.__name__))
+        if "tracking_server" in item.fixturenames or "[server]" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("tracking_server"))
+        elif any(defs[-1].scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
