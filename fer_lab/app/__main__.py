@@ -28,6 +28,12 @@ SELF_SIGNED = "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out ce
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fer_lab.app", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument(
+        "--allowed-hosts",
+        default="",
+        help="comma-separated host names the app answers to besides localhost, 127.0.0.1 and --host "
+        "(the names in browsers' address bars when serving beyond this machine)",
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "--model",
@@ -76,11 +82,29 @@ def main(argv: Sequence[str] | None = None) -> None:
             "--keyfile, or forward the port over SSH",
             flush=True,
         )
-    config = server_config(create_app(state), args.host, args.port, state.limits.frame, args.certfile, args.keyfile)
+    if args.host in ("0.0.0.0", "::") and not args.allowed_hosts:
+        print(
+            f"fer_lab: note: on {args.host} the app answers only to localhost and 127.0.0.1; pass --allowed-hosts "
+            "with the name or address other machines open it by",
+            flush=True,
+        )
+    app = create_app(state, allowed_hosts(args.host, args.allowed_hosts))
+    config = server_config(app, args.host, args.port, state.limits.frame, args.certfile, args.keyfile)
     try:
         listen(config, on_ready=(lambda: webbrowser.open(url)) if args.open else None)
     except KeyboardInterrupt:  # uvicorn shuts down cleanly, then passes Ctrl+C on
         print("fer_lab: stopped")
+
+
+def allowed_hosts(host: str, extra: str) -> list[str]:
+    """The Host header values the app answers: this machine's names, the address it listens on (unless it is a
+    wildcard such as 0.0.0.0) and the names given."""
+    from fer_lab.app.server import LOCAL_HOSTS
+
+    names = [*LOCAL_HOSTS, *(n.strip().lower() for n in extra.split(",") if n.strip())]
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(host.lower())
+    return list(dict.fromkeys(names))
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:

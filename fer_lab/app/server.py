@@ -7,48 +7,59 @@ WS /ws                   binary JPEG frames and JSON settings {"tta", "smoothing
 POST /api/image          multipart field `file`: the faces of an image
 POST /api/video          multipart field `file`: an annotated video and a per-face CSV, as download links
 GET /api/jobs/{job}/{f}  a video job's file
-Errors answer {"error": message}.
+Errors answer {"error": message}. What the app accepts and its limits: docs/inference.md, Security.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect
 
-from fer_lab.app.serving import MB, ServingState, Session, UnknownModel, check_settings
+from fer_lab.app.errors import ClientError, TooLarge
+from fer_lab.app.guards import MB, BodyLimit, SameOrigin, too_large
+from fer_lab.app.serving import Limits, ServingState, Session, check_settings
+from fer_lab.app.sniff import VIDEO_DEMUXERS
 from fer_lab.app.uploads import VideoJobs, decode_image, faces_result, image_result
 from fer_lab.errors import FerLabError
 
 STATIC = Path(__file__).resolve().parent / "static"
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 FORM_OVERHEAD = 64 * 1024
 """Bytes a multipart body may have beyond its file (boundaries, headers, small fields)."""
-
-
-class TooLarge(FerLabError):
-    """An upload over its limit."""
+FORM_FIELDS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}
+"""An upload form: its file and a few short fields (tta, smoothing)."""
+SETTINGS_BYTES = 1024
+"""Longest settings message a WebSocket may send."""
 
 
 class ModelChoice(BaseModel):
-    uri: str
+    uri: str = Field(max_length=1000)
 
 
-def create_app(state: ServingState) -> FastAPI:
-    """The app serving `state`'s model; video job files live until the app shuts down."""
-    jobs = VideoJobs()
+def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) -> FastAPI:
+    """The app serving `state`'s model to requests whose Host header is one of `allowed_hosts`."""
+    limits = state.limits
+    jobs = VideoJobs(limits)
+    # FFmpeg, behind OpenCV, may open only these containers: no playlist or list that names other files or URLs.
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"format_whitelist;{VIDEO_DEMUXERS}"
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -57,11 +68,21 @@ def create_app(state: ServingState) -> FastAPI:
 
     app = FastAPI(title="fer_lab", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    bodies = {"/api/image": (limits.image, "image"), "/api/video": (limits.video, "video")}
+    app.add_middleware(BodyLimit, limits=bodies, overhead=FORM_OVERHEAD, idle_seconds=limits.upload_idle_seconds)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))  # outermost: runs first
 
     @app.exception_handler(FerLabError)
     async def user_error(_request: Request, err: FerLabError) -> JSONResponse:
-        status = 404 if isinstance(err, UnknownModel) else 413 if isinstance(err, TooLarge) else 400
-        return JSONResponse({"error": str(err)}, status_code=status)
+        status = err.status if isinstance(err, ClientError) else 400
+        retry = err.retry_after if isinstance(err, ClientError) else None
+        headers = {"Retry-After": str(retry)} if retry else None
+        return JSONResponse({"error": str(err)}, status_code=status, headers=headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(_request: Request, _err: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody reads it: the client is gone
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, err: HTTPException) -> JSONResponse:
@@ -82,7 +103,7 @@ def create_app(state: ServingState) -> FastAPI:
             "serving": state.serving.to_dict(),
             "models": [e.to_dict() for e in state.models()],
             "settings": {"detector": state.detector_name, "tta": state.tta, "smoothing": state.smoothing},
-            "limits_mb": {k: v / MB for k, v in vars(state.limits).items()},
+            "limits_mb": limits.sizes_mb(),
         }
 
     @app.post("/api/model")
@@ -91,19 +112,28 @@ def create_app(state: ServingState) -> FastAPI:
 
     @app.post("/api/image")
     async def image(request: Request) -> dict:
-        _check_length(request, state.limits.image, "image")
-        async with request.form() as form:
-            upload = _upload(form, state.limits.image, "image")
+        _check_length(request, limits.image, "image")
+        async with request.form(**FORM_FIELDS) as form:
+            upload = _upload(form, limits.image, "image")
             tta, _ = _settings(state, form)
             return await run_in_threadpool(image_result, state, await upload.read(), tta)
 
     @app.post("/api/video")
     async def video(request: Request) -> dict:
-        _check_length(request, state.limits.video, "video")
-        async with request.form() as form:
-            upload = _upload(form, state.limits.video, "video")
-            tta, smoothing = _settings(state, form)
-            return await run_in_threadpool(jobs.run, state, upload.file, upload.filename or "", tta, smoothing)
+        _check_length(request, limits.video, "video")
+        jobs.reserve()
+        try:
+            async with request.form(**FORM_FIELDS) as form:
+                upload = _upload(form, limits.video, "video")
+                tta, smoothing = _settings(state, form)
+                cancelled = threading.Event()
+                job = asyncio.ensure_future(run_in_threadpool(jobs.run, state, upload.file, tta, smoothing, cancelled))
+                while not (await asyncio.wait({job}, timeout=0.5))[0]:
+                    if await request.is_disconnected():
+                        cancelled.set()  # the job stops at its next frame
+                return job.result()
+        finally:
+            jobs.release()
 
     @app.get("/api/jobs/{job}/{name}")
     def job_file(job: str, name: str) -> FileResponse:
@@ -118,12 +148,16 @@ def create_app(state: ServingState) -> FastAPI:
         session, count = Session(state), 0
         try:
             while True:
-                message = await ws.receive()
+                try:
+                    message = await asyncio.wait_for(ws.receive(), limits.socket_idle_seconds)
+                except TimeoutError:
+                    await ws.close(code=1001, reason="idle: reload the page to start again")
+                    return
                 if message["type"] == "websocket.disconnect":
                     return
                 if message.get("bytes") is not None:
                     count += 1
-                    reply = await run_in_threadpool(_frame, session, message["bytes"], state.limits.frame)
+                    reply = await run_in_threadpool(_frame, session, message["bytes"], limits)
                     await ws.send_json({**reply, "frame": count})
                 else:
                     await ws.send_json(_configure(session, message.get("text") or ""))
@@ -163,12 +197,12 @@ def _when_started(server: uvicorn.Server, on_ready: Callable[[], None]) -> None:
         on_ready()
 
 
-def _frame(session: Session, data: bytes, limit: int) -> dict:
+def _frame(session: Session, data: bytes, limits: Limits) -> dict:
     started = time.perf_counter()
     try:
-        if len(data) > limit:
-            raise TooLarge(f"frame of {len(data) / MB:.1f} MB is over the {limit / MB:g} MB limit: send smaller JPEGs")
-        image = decode_image(data, "frame")
+        if len(data) > limits.frame:
+            raise TooLarge(too_large("frame", limits.frame, len(data)))
+        image = decode_image(data, limits.frame_pixels, "frame")
         return faces_result(image, session.predict(image), started)
     except FerLabError as err:
         return {"error": str(err)}
@@ -176,8 +210,8 @@ def _frame(session: Session, data: bytes, limit: int) -> dict:
 
 def _configure(session: Session, text: str) -> dict:
     try:
-        settings = json.loads(text)
-    except ValueError:
+        settings = json.loads(text) if len(text) <= SETTINGS_BYTES else None
+    except (ValueError, RecursionError):
         settings = None
     if not isinstance(settings, dict):
         return {"error": 'settings must be a JSON object such as {"tta": "flip", "smoothing": 0.5}'}
@@ -191,7 +225,7 @@ def _check_length(request: Request, limit: int, what: str) -> None:
     """Refuse an upload by its Content-Length before reading it."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + FORM_OVERHEAD:
-        raise TooLarge(_too_large(what, int(length), limit))
+        raise TooLarge(too_large(what, limit, int(length)))
 
 
 def _upload(form: FormData, limit: int, what: str) -> UploadFile:
@@ -199,20 +233,14 @@ def _upload(form: FormData, limit: int, what: str) -> UploadFile:
     if not isinstance(upload, UploadFile):
         raise FerLabError(f"send the {what} as a multipart/form-data field named 'file'")
     if upload.size is not None and upload.size > limit:
-        raise TooLarge(_too_large(what, upload.size, limit))
+        raise TooLarge(too_large(what, limit, upload.size))
     return upload
 
 
-def _too_large(what: str, size: int, limit: int) -> str:
-    return f"the {what} is {size / MB:.1f} MB, over the {limit / MB:g} MB limit: send a smaller or shorter one"
-
-
 def _text_field(form: FormData, name: str) -> str | None:
-    """The form's text field `name` (None when absent); a file sent there is refused."""
+    """The form's text field `name`, or None (a form holds one file, the upload: FORM_FIELDS)."""
     value = form.get(name)
-    if isinstance(value, UploadFile):
-        raise FerLabError(f"send {name} as a text field, not as a file")
-    return value
+    return value if isinstance(value, str) else None
 
 
 def _settings(state: ServingState, form: FormData) -> tuple[str, float]:

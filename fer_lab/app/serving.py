@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from fer_lab.app.errors import TooSoon, UnknownModel, shown
+from fer_lab.app.guards import MB
 from fer_lab.config import TTA_MODES
 from fer_lab.errors import FerLabError
 from fer_lab.inference.catalog import ModelEntry, available_models, describe_model
@@ -15,20 +19,32 @@ from fer_lab.inference.faces import Box
 from fer_lab.inference.recognizer import EmotionRecognizer, FacePrediction
 from fer_lab.inference.smoothing import FaceSmoother
 
-MB = 2**20
-
 
 @dataclass(frozen=True)
 class Limits:
-    """Largest accepted upload of each kind, in bytes."""
+    """What one request, upload or job may take (docs/inference.md, Security)."""
 
-    frame: int = 5 * MB
-    image: int = 20 * MB
-    video: int = 200 * MB
+    frame: int = 5 * MB  # bytes of a webcam frame
+    image: int = 20 * MB  # bytes of an uploaded image
+    video: int = 200 * MB  # bytes of an uploaded video
+    frame_pixels: int = 1920 * 1080  # pixels a webcam frame may decode to (the page sends 640 wide)
+    image_pixels: int = 40_000_000  # pixels an uploaded image may decode to
+    video_frames: int = 3000  # frames read from one video; the rest is left out, and the answer says so
+    video_seconds: float = 120.0  # seconds one video job may run; it stops there, and the answer says so
+    video_jobs: int = 2  # video jobs at once; another upload gets 503 with Retry-After
+    job_files_seconds: float = 900.0  # a finished job's video and CSV are deleted after this long
+    upload_idle_seconds: float = 30.0  # an upload that sends nothing for this long is dropped (408)
+    socket_idle_seconds: float = 300.0  # a WebSocket that sends nothing for this long is closed
+    switch_seconds: float = 2.0  # at most one model switch per this many seconds (429 with Retry-After)
+
+    def sizes_mb(self) -> dict[str, float]:
+        """The upload size limits in MB, as the page shows them."""
+        return {"frame": self.frame / MB, "image": self.image / MB, "video": self.video / MB}
 
 
 class ServingState:
-    """One recognizer shared by every request; detection and the model run under one lock, a frame at a time.
+    """One recognizer shared by every request: face detection runs under one lock and the model under another, so
+    a large image's detection does not hold up other clients' frames at the model.
 
     `start_uri` is always offered beside the catalogue, so a model given on the command line can be switched back to.
     """
@@ -46,8 +62,8 @@ class ServingState:
         self.tracking_uri, self.detector_name = tracking_uri, detector
         self.tta, self.smoothing, self.limits = tta, smoothing, limits
         self.start_uri = start_uri
-        self.lock = threading.Lock()
-        self.generation = 0
+        self.lock, self.detect_lock = threading.Lock(), threading.Lock()
+        self.generation, self._switched_at = 0, -math.inf
         self._detector = make_detector(detector)
         self._views: dict[str, EmotionRecognizer] = {}
         self.serving: ModelEntry = self._load(start_uri)
@@ -60,23 +76,37 @@ class ServingState:
         return entries
 
     def switch(self, uri: str) -> ModelEntry:
-        """Serve the model `uri` (one of models()); on any error the current model keeps serving."""
+        """Serve the model `uri` (one of models()); on any error the current model keeps serving.
+
+        The model already serving is not loaded again, and switches come at most one per limits.switch_seconds.
+        """
+        if uri == self.serving.uri:
+            return self.serving
         offered = [e.uri for e in self.models()]
         if uri not in offered:
-            raise UnknownModel(f"unknown model {uri!r}: pick one of {', '.join(offered)}")
+            raise UnknownModel(f"unknown model {shown(uri)}: pick one of {', '.join(offered)}")
+        wait = self._switched_at + self.limits.switch_seconds - time.monotonic()
+        if wait > 0:
+            raise TooSoon(
+                f"the model was switched {self.limits.switch_seconds:g} s ago or less: try again", math.ceil(wait)
+            )
+        self._switched_at = time.monotonic()
         return self._load(uri)
 
     def serialized(self, tta: str) -> SerializedRecognizer:
-        """The serving model with test-time augmentation `tta`, for a long job that shares the lock frame by frame."""
+        """The serving model with test-time augmentation `tta`, for a long job that shares the locks frame by frame."""
         with self.lock:
-            return SerializedRecognizer(self._views[tta], self.lock)
+            return SerializedRecognizer(self._views[tta], self.lock, self.detect_lock)
 
     def analyse(self, frame: np.ndarray, tta: str) -> tuple[list[Box], np.ndarray, EmotionRecognizer]:
         """Face boxes and class probabilities of a BGR frame, and the recognizer that made them."""
         with self.lock:
             recognizer = self._views[tta]
+        with self.detect_lock:
             boxes, gray = recognizer.detect(frame)
-            return boxes, recognizer.predict_proba(recognizer.crop(gray, boxes)), recognizer
+        faces = recognizer.crop(gray, boxes)
+        with self.lock:
+            return boxes, recognizer.predict_proba(faces), recognizer
 
     def _load(self, uri: str) -> ModelEntry:
         entry = describe_model(uri, self.tracking_uri)
@@ -89,11 +119,11 @@ class ServingState:
 
 
 class SerializedRecognizer:
-    """A recognizer whose detector and model take the serving lock per call, so a video job and live
+    """A recognizer whose detector and model take the serving locks per call, so a video job and live
     frames take turns frame by frame."""
 
-    def __init__(self, recognizer: EmotionRecognizer, lock: threading.Lock):
-        self._recognizer, self._lock = recognizer, lock
+    def __init__(self, recognizer: EmotionRecognizer, lock: threading.Lock, detect_lock: threading.Lock):
+        self._recognizer, self._lock, self._detect_lock = recognizer, lock, detect_lock
         self.class_names, self.crop, self.face_prediction = (
             recognizer.class_names,
             recognizer.crop,
@@ -101,16 +131,12 @@ class SerializedRecognizer:
         )
 
     def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]:
-        with self._lock:
+        with self._detect_lock:
             return self._recognizer.detect(frame)
 
     def predict_proba(self, faces: np.ndarray) -> np.ndarray:
         with self._lock:
             return self._recognizer.predict_proba(faces)
-
-
-class UnknownModel(FerLabError):
-    """A model the picker does not offer."""
 
 
 class Session:
@@ -139,6 +165,6 @@ class Session:
 
 def check_settings(tta, smoothing) -> None:
     if tta not in TTA_MODES:
-        raise FerLabError(f"unknown tta {tta!r}: expected one of {', '.join(TTA_MODES)}")
+        raise FerLabError(f"unknown tta {shown(tta)}: expected one of {', '.join(TTA_MODES)}")
     if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
-        raise FerLabError(f"smoothing {smoothing!r} must be a number in [0, 1) (0: off)")
+        raise FerLabError(f"smoothing {shown(smoothing)} must be a number in [0, 1) (0: off)")

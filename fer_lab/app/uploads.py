@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -15,20 +16,27 @@ import cv2
 import numpy as np
 from omegaconf import OmegaConf
 
-from fer_lab.app.serving import ServingState
+from fer_lab.app.errors import Busy
+from fer_lab.app.serving import Limits, SerializedRecognizer, ServingState
+from fer_lab.app.sniff import IMAGE_FORMATS, check_pixels, image_header, video_suffix
 from fer_lab.errors import FerLabError
+from fer_lab.inference.faces import Box
 from fer_lab.inference.files import face_dict
 from fer_lab.inference.recognizer import FacePrediction
+from fer_lab.live import LiveSummary
+from fer_lab.live import run as run_live
 
 ANNOTATED, CSV = "annotated.mp4", "faces.csv"
 NO_FACE = "no face found"
 
 
-def decode_image(data: bytes, what: str = "upload") -> np.ndarray:
-    """The BGR pixels of an encoded image (JPEG, PNG, ...)."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+def decode_image(data: bytes, max_pixels: int, what: str = "upload") -> np.ndarray:
+    """The BGR pixels of an encoded JPEG, PNG, BMP or WebP image, refused before decoding when its header
+    declares more than `max_pixels` pixels."""
+    check_pixels(image_header(data, what), max_pixels, what)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise FerLabError(f"the {what} is not an image OpenCV can decode: send a JPEG, PNG, BMP or WebP file")
+        raise FerLabError(f"the {what} is a damaged {IMAGE_FORMATS} file: OpenCV cannot decode it")
     return image
 
 
@@ -46,25 +54,46 @@ def faces_result(image: np.ndarray, faces: Sequence[FacePrediction], started: fl
 def image_result(state: ServingState, data: bytes, tta: str) -> dict:
     """Every face of an uploaded image, largest first."""
     started = time.perf_counter()
-    image = decode_image(data)
+    image = decode_image(data, state.limits.image_pixels, "image")
     boxes, probs, recognizer = state.analyse(image, tta)
     return faces_result(image, [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)], started)
 
 
+class JobStopped(FerLabError):
+    """A video job stopped before the end of its video."""
+
+
 class VideoJobs:
-    """Video jobs, each in a folder of its own under one temporary folder that close() removes."""
+    """Video jobs, each in a folder of its own under one temporary folder that close() removes.
 
-    def __init__(self):
+    At most limits.video_jobs run at once (a request takes a slot with reserve() before it reads the upload); a job
+    reads at most limits.video_frames frames for at most limits.video_seconds, and stops when its client is gone.
+    A finished job's files are deleted limits.job_files_seconds after they were written.
+    """
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
         self.root = Path(tempfile.mkdtemp(prefix="fer_lab_app_"))
+        self._slots = threading.BoundedSemaphore(limits.video_jobs)
 
-    def run(self, state: ServingState, video: BinaryIO, filename: str, tta: str, smoothing: float) -> dict:
-        """Run the live loop over an uploaded video; the answer links its annotated video and CSV."""
-        from fer_lab.live import run
+    def reserve(self) -> None:
+        """Take a job slot, or refuse the upload while every slot is taken."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy(f"{self.limits.video_jobs} videos are being analysed: send yours again shortly", 30)
 
+    def release(self) -> None:
+        self._slots.release()
+
+    def run(self, state: ServingState, video: BinaryIO, tta: str, smoothing: float, cancelled: threading.Event) -> dict:
+        """Run the live loop over an uploaded video (its slot reserved); the answer links its annotated video and
+        CSV. The upload is read only if its first bytes are those of an MP4/MOV, WebM/MKV or AVI container."""
+        self._expire()
+        suffix = video_suffix(video.read(16))
+        video.seek(0)
         job = uuid.uuid4().hex
         folder = self.root / job
         folder.mkdir()
-        source = folder / f"upload{_suffix(filename)}"
+        source = folder / f"upload{suffix}"
         with source.open("wb") as out:
             shutil.copyfileobj(video, out)
         cfg = OmegaConf.create(
@@ -75,14 +104,23 @@ class VideoJobs:
                 "csv": str(folder / CSV),
                 "smoothing": smoothing,
                 "show_fps": False,
-                "max_frames": None,
+                "max_frames": self.limits.video_frames,
             }
         )
+        guarded = _GuardedJob(state.serialized(tta), time.monotonic() + self.limits.video_seconds, cancelled)
+        note = None
         try:
-            summary = run(cfg, state.serialized(tta))
+            summary = run_live(cfg, guarded)
+            if summary.frames >= self.limits.video_frames:
+                note = f"stopped after {summary.frames} frames, the most a video job reads"
+        except JobStopped as stop:
+            if cancelled.is_set():
+                shutil.rmtree(folder)
+                raise
+            summary, note = guarded.summary(), str(stop)
         except FerLabError as err:
             shutil.rmtree(folder)
-            raise FerLabError(str(err).replace(str(source), filename or "upload")) from None
+            raise FerLabError(str(err).replace(str(source), source.name)) from None
         source.unlink()
         return {
             "job": job,
@@ -91,10 +129,12 @@ class VideoJobs:
             "seconds": round(summary.seconds, 2),
             "video": f"/api/jobs/{job}/{ANNOTATED}",
             "csv": f"/api/jobs/{job}/{CSV}",
+            **({"note": note} if note else {}),
         }
 
     def file(self, job: str, name: str) -> Path | None:
         """A job's output file, or None when there is no such job or file."""
+        self._expire()
         if not re.fullmatch(r"[0-9a-f]{32}", job) or name not in (ANNOTATED, CSV):
             return None
         path = self.root / job / name
@@ -103,8 +143,39 @@ class VideoJobs:
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def _expire(self) -> None:
+        """Delete the folders of jobs written more than limits.job_files_seconds ago."""
+        oldest = time.time() - self.limits.job_files_seconds
+        for folder in self.root.iterdir():
+            if folder.stat().st_mtime < oldest:
+                shutil.rmtree(folder, ignore_errors=True)
 
-def _suffix(filename: str) -> str:
-    """The upload's extension when it is a plain one (it helps OpenCV pick a demuxer)."""
-    suffix = Path(filename or "").suffix.lower()
-    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".video"
+
+class _GuardedJob:
+    """A video job's recognizer: before each frame, stops the job past its deadline or once its client is gone."""
+
+    def __init__(self, recognizer: SerializedRecognizer, deadline: float, cancelled: threading.Event):
+        self._recognizer, self._deadline, self._cancelled = recognizer, deadline, cancelled
+        self.class_names, self.crop, self.face_prediction = (
+            recognizer.class_names,
+            recognizer.crop,
+            recognizer.face_prediction,
+        )
+        self.frames = self.faces = 0
+        self._started = time.perf_counter()
+
+    def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]:
+        if self._cancelled.is_set():
+            raise JobStopped("the client left")
+        if time.monotonic() > self._deadline:
+            raise JobStopped(f"stopped after {self.frames} frames, at the time limit of a video job")
+        boxes, gray = self._recognizer.detect(frame)
+        self.frames, self.faces = self.frames + 1, self.faces + len(boxes)
+        return boxes, gray
+
+    def predict_proba(self, faces: np.ndarray) -> np.ndarray:
+        return self._recognizer.predict_proba(faces)
+
+    def summary(self) -> LiveSummary:
+        """What the job had done when it stopped."""
+        return LiveSummary(self.frames, self.faces, time.perf_counter() - self._started)

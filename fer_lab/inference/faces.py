@@ -66,13 +66,19 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, code)
 
 
+MAX_ASPECT = 4
+"""A detection copy is at most this many times as tall as it is wide (so a thin, tall image stays small)."""
+
+
 def downscale(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
-    """`image` resized to `width` pixels wide (never up), and the factor that maps its pixels back."""
-    if not width or image.shape[1] <= width:
+    """`image` resized (never up, keeping its shape) to at most `width` pixels wide and MAX_ASPECT times `width`
+    tall, and the factor that maps its pixels back; `width` 0 keeps it as it is."""
+    height, wide = image.shape[:2]
+    scale = max(wide / width, height / (MAX_ASPECT * width)) if width else 1.0
+    if scale <= 1.0:
         return image, 1.0
-    scale = image.shape[1] / width
-    small = cv2.resize(image, (width, round(image.shape[0] / scale)), interpolation=cv2.INTER_AREA)
-    return small, scale
+    size = (max(1, round(wide / scale)), max(1, round(height / scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
 def scaled_box(xywh: Sequence[float], scale: float, score: float = 1.0) -> Box:

@@ -205,7 +205,7 @@ $("#video-form").onsubmit = async (event) => {
     const job = await api("/api/video", { method: "POST", body });
     result.innerHTML = `${job.frames} frames, ${job.faces} faces in ${job.seconds} s: ` +
       `<a id="video-link" href="${job.video}" download>annotated video</a> · ` +
-      `<a id="csv-link" href="${job.csv}" download>faces CSV</a>`;
+      `<a id="csv-link" href="${job.csv}" download>faces CSV</a>` + (job.note ? ` (${job.note})` : "");
     clearMessage("upload");
   } catch (err) {
     result.textContent = "";

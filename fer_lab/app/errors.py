@@ -1,0 +1,57 @@
+"""The app's client errors: each a FerLabError with the HTTP status it answers with (400 when none is given)."""
+
+from __future__ import annotations
+
+from fer_lab.errors import FerLabError
+
+SHOWN = 60
+"""Characters of a client's value that an error message repeats."""
+
+
+class ClientError(FerLabError):
+    status = 400
+    retry_after: int | None = None  # seconds, sent as Retry-After
+
+
+class UnknownModel(ClientError):
+    """A model the picker does not offer."""
+
+    status = 404
+
+
+class Stalled(ClientError):
+    """An upload that stopped sending."""
+
+    status = 408
+
+
+class TooLarge(ClientError):
+    """An upload over its limit."""
+
+    status = 413
+
+
+class TooSoon(ClientError):
+    """A model switch sooner than the switches allowed."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Busy(ClientError):
+    """Every video job slot is taken."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def shown(value: object) -> str:
+    """repr(value) cut to SHOWN characters: what an error message may repeat of a client's input."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."

@@ -1,0 +1,84 @@
+"""ASGI middleware that checks what reaches the app before any route reads it.
+
+BodyLimit: an upload's body is counted as it streams in, with or without a Content-Length, and refused (413) once
+over its route's limit; one that sends nothing for `idle_seconds` is dropped (408).
+SameOrigin: a WebSocket handshake or a POST whose Origin is another site (a page the user has open elsewhere) is
+refused (403), so only the app's own page drives it; clients that send no Origin (curl, scripts) are let through.
+The Host header is checked before both, by Starlette's TrustedHostMiddleware (see create_app).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fer_lab.app.errors import Stalled, TooLarge
+
+MB = 2**20
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class BodyLimit:
+    """`limits`: route path -> (most bytes of the file its body carries, what the file is, for messages); the body
+    may have `overhead` bytes more (a form's boundaries and small fields)."""
+
+    def __init__(self, app: ASGIApp, limits: Mapping[str, tuple[int, str]], overhead: int, idle_seconds: float):
+        self.app, self.limits, self.overhead, self.idle_seconds = app, dict(limits), overhead, idle_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.limits:
+            await self.app(scope, receive, send)
+            return
+        limit, what = self.limits[scope["path"]]
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            try:
+                message = await asyncio.wait_for(receive(), self.idle_seconds)
+            except TimeoutError:
+                raise Stalled(f"the upload sent nothing for {self.idle_seconds:g} s: send it again") from None
+            received += len(message.get("body", b""))
+            if received > limit + self.overhead:
+                raise TooLarge(too_large(what, limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class SameOrigin:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        checked = scope["type"] == "websocket" or (scope["type"] == "http" and scope["method"] not in SAFE_METHODS)
+        headers = Headers(scope=scope) if checked else None
+        origin = headers.get("origin") if headers is not None else None
+        if headers is None or origin is None or _netloc(origin) == headers.get("host", "").lower():
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # closing before accepting: the handshake gets 403
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = JSONResponse({"error": "requests from another site's page are refused"}, status_code=403)
+        await response(scope, receive, send)
+
+
+def too_large(what: str, limit: int, size: int | None = None) -> str:
+    """The message for an upload over its limit (its size when known before reading it)."""
+    measured = f"{size / MB:.1f} MB, " if size is not None else ""
+    return f"the {what} is {measured}over the {limit / MB:g} MB limit: send a smaller or shorter one"
+
+
+def _netloc(origin: str) -> str | None:
+    """host[:port] of an Origin header ("null" and malformed origins have none)."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return None
+    return parts.netloc.lower() if parts.scheme in ("http", "https") and parts.netloc else None
