@@ -316,3 +316,71 @@ def test_detection_copies_of_any_shape_stay_small():
     for width in (320, 0):  # 0: detect at full size
         small, scale = downscale(image, width)
         assert small is image and scale == 1.0
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header is rewritten to declare width x height."""
+    data = bytearray(cv2.imencode(".jpg", np.full((16, 16, 3), 90, np.uint8))[1].tobytes())
+    at = data.index(b"\xff\xc0")
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_jpeg_bombs_hidden_from_a_naive_parser_and_scan_bombs_are_refused(make_app):
+    client = make_app()
+    fake_frame = b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    decoy = b"\xff\xe1" + struct.pack(">H", 2 + len(fake_frame)) + fake_frame  # a 16x16 frame inside APP1
+    hidden = b"\xff\xd8\xff\x00\x00\x08" + decoy + _jpeg_declaring(9000, 9000)[2:]
+    answer = client.post("/api/image", files={"file": ("ff00.jpg", hidden)})
+    assert answer.status_code == 400 and "9000x9000 pixels, over the limit" in answer.json()["error"]
+    scans = _jpeg_declaring(64, 64)[:-2] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" * 150 + b"\xff\xd9"
+    answer = client.post("/api/image", files={"file": ("scans.jpg", scans)})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "the JPEG has 151 scans, more than 100: save it as a baseline JPEG"
+
+
+def test_still_images_and_images_posing_as_videos_are_not_read_as_videos(make_app, tmp_path):
+    client = make_app(video_pixels=1000)
+    avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1" + b"\0" * 200
+    pgm = b"P5\n64 48\n255\n" + bytes(3072)
+    bmp = bytearray(cv2.imencode(".bmp", np.zeros((48, 64, 3), np.uint8))[1].tobytes())
+    bmp[4:8] = b"free"  # a QuickTime atom name where a BMP keeps its file size
+    for name, data in (("a.avif", avif), ("a.pgm", pgm), ("a.mp4", bytes(bmp))):
+        answer = client.post("/api/video", files={"file": (name, data)})
+        assert answer.status_code == 400 and "frames" not in answer.json(), name
+    clip = client.post("/api/video", files={"file": ("clip.mp4", _clip(tmp_path / "clip.mp4"))})
+    assert clip.status_code == 400
+    assert clip.json()["error"] == (
+        "the video's frames are 320x240 pixels, over the limit of 0.001 megapixels: send a smaller video"
+    )
+
+
+def test_an_origin_of_another_scheme_and_an_oversized_json_body_are_refused(make_app):
+    client = make_app()
+    other_scheme = client.post("/api/model", headers={"origin": "https://localhost"}, json={"uri": "bundled"})
+    assert other_scheme.status_code == 403
+    body = b'{"uri": "bundled", "x": "' + b"a" * 200_000 + b'"}'
+    answer = client.post("/api/model", content=body)
+    assert answer.status_code == 413 and answer.json()["error"].startswith("the request is 0.2 MB, over the")
+
+    def chunks():  # no Content-Length: counted as it arrives, refused although the route reads the body itself
+        yield body
+
+    streamed = client.post("/api/model", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json()["error"].startswith("the request is over the")
+
+
+def test_a_connection_that_never_finishes_its_request_is_closed(live_app, monkeypatch):
+    from websockets.sync.client import connect
+
+    from fer_lab.app import connections
+
+    monkeypatch.setattr(connections, "REQUEST_SECONDS", 0.5)
+    host, port = live_app()
+    with socket.create_connection((host, port), timeout=10) as slow:
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # ... and never the blank line
+        assert slow.recv(1024) == b""  # closed by the app
+    with connect(f"ws://{host}:{port}/ws") as ws:  # a WebSocket outlives the deadline of its first request
+        time.sleep(1.0)
+        ws.send(json.dumps({"tta": "flip"}))
+        assert json.loads(ws.recv(timeout=10))["settings"]["tta"] == "flip"

@@ -33,7 +33,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
-from fer_lab.app.errors import ClientError, TooLarge
+from fer_lab.app.connections import TimedH11Protocol
+from fer_lab.app.errors import ClientError, TooLarge, shown
 from fer_lab.app.guards import MB, BodyLimit, SameOrigin, too_large
 from fer_lab.app.serving import Limits, ServingState, Session, check_settings
 from fer_lab.app.sniff import VIDEO_DEMUXERS
@@ -48,6 +49,10 @@ FORM_FIELDS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}
 """An upload form: its file and a few short fields (tta, smoothing)."""
 SETTINGS_BYTES = 1024
 """Longest settings message a WebSocket may send."""
+MAX_CONNECTIONS = 256
+"""Connections and requests at once; more are answered 503."""
+SMALL_BODY = 4096
+"""Largest body of a JSON request (a model switch)."""
 
 
 class ModelChoice(BaseModel):
@@ -60,16 +65,35 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
     jobs = VideoJobs(limits)
     # FFmpeg, behind OpenCV, may open only these containers: no playlist or list that names other files or URLs.
     os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"format_whitelist;{VIDEO_DEMUXERS}"
+    # OpenCV's own cap on decoded pixels (read at its first decode), behind the header checks.
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(limits.image_pixels))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        async def expire_jobs() -> None:
+            while True:
+                await asyncio.sleep(min(60.0, limits.job_files_seconds))
+                await run_in_threadpool(jobs.expire)
+
+        expiry = asyncio.create_task(expire_jobs())
         yield
+        expiry.cancel()
         jobs.close()
 
     app = FastAPI(title="fer_lab", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    bodies = {"/api/image": (limits.image, "image"), "/api/video": (limits.video, "video")}
-    app.add_middleware(BodyLimit, limits=bodies, overhead=FORM_OVERHEAD, idle_seconds=limits.upload_idle_seconds)
+    bodies = {
+        "/api/image": (limits.image, "image"),
+        "/api/video": (limits.video, "video"),
+        "/api/model": (SMALL_BODY, "request"),
+    }
+    app.add_middleware(
+        BodyLimit,
+        limits=bodies,
+        overhead=FORM_OVERHEAD,
+        idle_seconds=limits.upload_idle_seconds,
+        total_seconds=limits.upload_seconds,
+    )
     app.add_middleware(SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))  # outermost: runs first
 
@@ -112,7 +136,6 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
 
     @app.post("/api/image")
     async def image(request: Request) -> dict:
-        _check_length(request, limits.image, "image")
         async with request.form(**FORM_FIELDS) as form:
             upload = _upload(form, limits.image, "image")
             tta, _ = _settings(state, form)
@@ -120,7 +143,6 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
 
     @app.post("/api/video")
     async def video(request: Request) -> dict:
-        _check_length(request, limits.video, "video")
         jobs.reserve()
         try:
             async with request.form(**FORM_FIELDS) as form:
@@ -139,7 +161,7 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
     def job_file(job: str, name: str) -> FileResponse:
         path = jobs.file(job, name)
         if path is None:
-            raise HTTPException(404, f"no file {name} for job {job}: upload the video again")
+            raise HTTPException(404, f"no file {shown(name)} for job {shown(job)}: upload the video again")
         return FileResponse(path, filename=name)
 
     @app.websocket("/ws")
@@ -177,7 +199,10 @@ def server_config(
         port=port,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
+        http=TimedH11Protocol,  # a connection gets REQUEST_SECONDS to send its first request
+        limit_concurrency=MAX_CONNECTIONS,  # beyond: 503
         ws_max_size=frame_limit + MB,
+        ws_max_queue=4,  # a client sends one frame at a time: what it sends beyond waits in its own buffers
         log_level="warning",
     )
 
@@ -221,13 +246,6 @@ def _configure(session: Session, text: str) -> dict:
         return {"error": str(err)}
 
 
-def _check_length(request: Request, limit: int, what: str) -> None:
-    """Refuse an upload by its Content-Length before reading it."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + FORM_OVERHEAD:
-        raise TooLarge(too_large(what, limit, int(length)))
-
-
 def _upload(form: FormData, limit: int, what: str) -> UploadFile:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
@@ -250,6 +268,6 @@ def _settings(state: ServingState, form: FormData) -> tuple[str, float]:
     try:
         smoothing = float(smoothing_text or state.smoothing)
     except ValueError:
-        raise FerLabError(f"smoothing {smoothing_text!r} must be a number in [0, 1) (0: off)") from None
+        raise FerLabError(f"smoothing {shown(smoothing_text)} must be a number in [0, 1) (0: off)") from None
     check_settings(tta, smoothing)
     return tta, smoothing

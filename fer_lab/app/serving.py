@@ -29,11 +29,13 @@ class Limits:
     video: int = 200 * MB  # bytes of an uploaded video
     frame_pixels: int = 1920 * 1080  # pixels a webcam frame may decode to (the page sends 640 wide)
     image_pixels: int = 40_000_000  # pixels an uploaded image may decode to
+    video_pixels: int = 3840 * 2160  # pixels a video's frames may have (declared by its container, checked first)
     video_frames: int = 3000  # frames read from one video; the rest is left out, and the answer says so
     video_seconds: float = 120.0  # seconds one video job may run; it stops there, and the answer says so
     video_jobs: int = 2  # video jobs at once; another upload gets 503 with Retry-After
     job_files_seconds: float = 900.0  # a finished job's video and CSV are deleted after this long
     upload_idle_seconds: float = 30.0  # an upload that sends nothing for this long is dropped (408)
+    upload_seconds: float = 300.0  # an upload not whole after this long is dropped (408): it holds a job slot
     socket_idle_seconds: float = 300.0  # a WebSocket that sends nothing for this long is closed
     switch_seconds: float = 2.0  # at most one model switch per this many seconds (429 with Retry-After)
 

@@ -8,6 +8,7 @@ files or URLs, and is refused.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -17,8 +18,12 @@ IMAGE_FORMATS = "JPEG, PNG, BMP or WebP"
 VIDEO_FORMATS = "MP4, MOV, WebM, MKV or AVI"
 # FFmpeg demuxers a video job may use (OpenCV passes this to FFmpeg): a second fence behind the sniffing.
 VIDEO_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi"
-_QUICKTIME_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
-_JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
+# ISO base media brands of videos (an `ftyp` box also starts AVIF and HEIF still images, which are refused).
+_VIDEO_BRANDS = (b"iso", b"mp4", b"mp7", b"avc", b"M4V", b"M4A", b"qt  ", b"3g", b"dash", b"MSNV", b"f4v", b"mmp4")
+_JPEG_FRAME_MARKER = re.compile(rb"\xff[\xc0-\xc3\xc5-\xc7\xc9-\xcb\xcd-\xcf]")
+JPEG_MAX_SCANS = 100
+"""Scans a JPEG may have (a progressive one has about ten): each costs a pass over the whole image."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def check_pixels(header: ImageHeader, limit: int, what: str = "upload") -> None:
 
 def video_suffix(head: bytes) -> str:
     """The file suffix of the video container `head` (the file's first bytes) starts; a FerLabError otherwise."""
-    if head[4:8] in _QUICKTIME_ATOMS:
+    if (head[4:8] == b"ftyp" and head[8:12].startswith(_VIDEO_BRANDS)) or head[4:8] in _QUICKTIME_ATOMS:
         return ".mp4"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return ".mkv"
@@ -80,25 +85,19 @@ def _read_header(data: bytes) -> ImageHeader | None:
 
 
 def _jpeg(data: bytes) -> ImageHeader | None:
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return None
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            at += 2
-            continue
-        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
-        if marker in _JPEG_FRAMES:
-            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
-            return ImageHeader("JPEG", width, height)
-        if marker == 0xDA or length < 2:  # scan data before a frame header, or a broken segment
-            return None
-        at += 2 + length
-    return None
+    """The largest frame any frame marker in the file declares: a decoder skips bytes it cannot parse until the
+    next marker, so every 0xFF 0xCn sequence counts, wherever it lies. Too many scans count as malformed."""
+    sizes = []
+    for found in _JPEG_FRAME_MARKER.finditer(data):
+        height, width = struct.unpack(">HH", data[found.start() + 5 : found.start() + 9])
+        sizes.append((width * height, width, height))
+    scans = data.count(b"\xff\xda")
+    if scans > JPEG_MAX_SCANS:
+        raise FerLabError(f"the JPEG has {scans} scans, more than {JPEG_MAX_SCANS}: save it as a baseline JPEG")
+    if not sizes:
+        return None
+    _, width, height = max(sizes)
+    return ImageHeader("JPEG", width, height)
 
 
 def _webp(data: bytes) -> ImageHeader | None:

@@ -59,6 +59,20 @@ def image_result(state: ServingState, data: bytes, tta: str) -> dict:
     return faces_result(image, [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)], started)
 
 
+def check_video_size(path: Path, max_pixels: int) -> None:
+    """Refuse a video whose frames, as its container declares them, have more than `max_pixels` pixels."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        width, height = (int(capture.get(p)) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
+    if width * height > max_pixels:
+        raise FerLabError(
+            f"the video's frames are {width}x{height} pixels, over the limit of {max_pixels / 1e6:g} megapixels: "
+            "send a smaller video"
+        )
+
+
 class JobStopped(FerLabError):
     """A video job stopped before the end of its video."""
 
@@ -87,7 +101,7 @@ class VideoJobs:
     def run(self, state: ServingState, video: BinaryIO, tta: str, smoothing: float, cancelled: threading.Event) -> dict:
         """Run the live loop over an uploaded video (its slot reserved); the answer links its annotated video and
         CSV. The upload is read only if its first bytes are those of an MP4/MOV, WebM/MKV or AVI container."""
-        self._expire()
+        self.expire()
         suffix = video_suffix(video.read(16))
         video.seek(0)
         job = uuid.uuid4().hex
@@ -96,6 +110,11 @@ class VideoJobs:
         source = folder / f"upload{suffix}"
         with source.open("wb") as out:
             shutil.copyfileobj(video, out)
+        try:
+            check_video_size(source, self.limits.video_pixels)
+        except FerLabError:
+            shutil.rmtree(folder)
+            raise
         cfg = OmegaConf.create(
             {
                 "source": str(source),
@@ -134,7 +153,7 @@ class VideoJobs:
 
     def file(self, job: str, name: str) -> Path | None:
         """A job's output file, or None when there is no such job or file."""
-        self._expire()
+        self.expire()
         if not re.fullmatch(r"[0-9a-f]{32}", job) or name not in (ANNOTATED, CSV):
             return None
         path = self.root / job / name
@@ -143,11 +162,16 @@ class VideoJobs:
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def _expire(self) -> None:
-        """Delete the folders of jobs written more than limits.job_files_seconds ago."""
+    def expire(self) -> None:
+        """Delete the folders of jobs written more than limits.job_files_seconds ago (the app calls this every
+        minute and before each job)."""
         oldest = time.time() - self.limits.job_files_seconds
         for folder in self.root.iterdir():
-            if folder.stat().st_mtime < oldest:
+            try:
+                old = folder.stat().st_mtime < oldest
+            except FileNotFoundError:  # deleted by another request meanwhile
+                continue
+            if old:
                 shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -23,7 +23,7 @@ QUIT_KEYS = (ord("q"), ord("Q"), 27)
 
 
 class VideoSource:
-    """Frames of a camera (an index: 0, 1, ...) or a video file, with their time in seconds."""
+    """Frames of a camera (an index: 0, 1, ...) or a video file (read by FFmpeg), with their time in seconds."""
 
     def __init__(self, source: int | str):
         self.is_camera = isinstance(source, int) or str(source).strip().isdigit()
@@ -32,7 +32,10 @@ class VideoSource:
             raise FerLabError(
                 f"video file {source} not found; pass source=<camera index> or source=<path to a video file>"
             )
-        self.capture = cv2.VideoCapture(int(source) if self.is_camera else str(source))
+        # A file is read by FFmpeg only: OpenCV's other readers would take image files as one-frame videos.
+        self.capture = (
+            cv2.VideoCapture(int(source)) if self.is_camera else cv2.VideoCapture(str(source), cv2.CAP_FFMPEG)
+        )
         if not self.capture.isOpened():
             raise FerLabError(self._unreadable())
         fps = self.capture.get(cv2.CAP_PROP_FPS)
