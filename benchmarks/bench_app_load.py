@@ -31,7 +31,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fer_lab.app.harness import face_frames
+from fer_lab.app.harness import face_frames, write_mp4
 from fer_lab.tracking.hardware import cpu_description
 
 HOST = "127.0.0.1"
@@ -89,11 +89,7 @@ class AppProcess:
 
 
 def short_clip(path: Path, frames: int = 20) -> bytes:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
-    for image in face_frames(frames, (320, 240)):
-        writer.write(image)
-    writer.release()
-    return path.read_bytes()
+    return write_mp4(path, face_frames(frames, (320, 240))).read_bytes()
 
 
 def get_page(port: int) -> float:

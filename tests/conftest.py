@@ -137,6 +137,31 @@ def tiny_bundled(tiny_model_folder, state_root, monkeypatch) -> Path:
     return tiny_model_folder
 
 
+BROWSER = {"host": "localhost"}  # TestClient sends Host: testserver on WebSockets whatever its base_url
+
+
+@pytest.fixture
+def make_client(tiny_bundled):
+    """make_client(start_uri="bundled", **state_kwargs) -> a TestClient of the app serving the tiny model, sending
+    requests to http://localhost as a browser on this machine would."""
+    from fastapi.testclient import TestClient
+
+    from fer_lab.app.server import create_app
+    from fer_lab.app.serving import ServingState
+
+    clients = []
+
+    def make(start_uri: str = "bundled", **kwargs) -> TestClient:
+        state = ServingState(start_uri, detector="haar", tta="none", **kwargs)
+        client = TestClient(create_app(state), base_url="http://localhost")
+        clients.append(client.__enter__())
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
 class ScriptResult(NamedTuple):
     returncode: int
     stdout: str

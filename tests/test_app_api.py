@@ -10,32 +10,9 @@ import socket
 import cv2
 import numpy as np
 import pytest
+from conftest import BROWSER
 
 from fer_lab.labels import EMOTIONS
-
-BROWSER = {"host": "localhost"}  # TestClient sends Host: testserver on WebSockets whatever its base_url
-
-
-@pytest.fixture
-def make_client(tiny_bundled):
-    """make_client(start_uri="bundled", **state_kwargs) -> a TestClient of the app serving the tiny model, sending
-    requests to http://localhost as a browser on this machine would."""
-    from fastapi.testclient import TestClient
-
-    from fer_lab.app.server import create_app
-    from fer_lab.app.serving import ServingState
-
-    clients = []
-
-    def make(start_uri: str = "bundled", **kwargs) -> TestClient:
-        state = ServingState(start_uri, detector="haar", tta="none", **kwargs)
-        client = TestClient(create_app(state), base_url="http://localhost")
-        clients.append(client.__enter__())
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -107,13 +84,9 @@ def test_image_errors_are_clear(make_client):
 
 
 def test_a_video_job_writes_an_annotated_video_and_a_csv(make_client, tmp_path):
-    from fer_lab.app.harness import face_frames
+    from fer_lab.app.harness import face_frames, write_mp4
 
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
-    for frame in face_frames(4, (320, 240)):
-        writer.write(frame)
-    writer.release()
+    path = write_mp4(tmp_path / "clip.mp4", face_frames(4, (320, 240)))
     client = make_client()
     job = client.post(
         "/api/video", files={"file": ("clip.mp4", path.read_bytes(), "video/mp4")}, data={"smoothing": "0.5"}

@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 import pytest
+from conftest import BROWSER
 from starlette.websockets import WebSocketDisconnect
 
+from fer_lab.app.harness import face_frames, write_mp4
+
 LOCAL = "http://localhost"
-BROWSER = {"host": "localhost"}  # TestClient sends Host: testserver on WebSockets whatever its base_url
 
 
 def rss_mb() -> float:
@@ -45,24 +47,11 @@ def png_bomb(width: int, height: int) -> bytes:
 
 
 @pytest.fixture
-def make_app(tiny_bundled):
-    """make_app(**limits) -> a TestClient of the app (serving the tiny model) that sends Host: localhost."""
-    from fastapi.testclient import TestClient
+def make_app(make_client):
+    """make_app(**limits) -> a TestClient of the app serving the tiny model with these limits."""
+    from fer_lab.app.serving import Limits
 
-    from fer_lab.app.server import create_app
-    from fer_lab.app.serving import Limits, ServingState
-
-    clients = []
-
-    def make(**limits) -> TestClient:
-        state = ServingState("bundled", detector="haar", tta="none", limits=Limits(**limits))
-        client = TestClient(create_app(state), base_url=LOCAL).__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    return lambda **limits: make_client(limits=Limits(**limits))
 
 
 def still_answers(client) -> None:
@@ -116,10 +105,7 @@ def test_only_listed_image_formats_are_decoded(make_app):
 
 def test_a_playlist_posing_as_a_video_never_reads_the_files_it_names(make_app, tmp_path):
     secret = tmp_path / "secret.mp4"
-    writer = cv2.VideoWriter(str(secret), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
-    for i in range(5):
-        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    writer.release()
+    write_mp4(secret, [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)])
     playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile://{secret}\n#EXT-X-ENDLIST\n".encode()
     client = make_app()
     for name, data in (("evil.m3u8", playlist), ("evil.mp4", playlist), ("evil.mkv", b"\x1a\x45\xdf\xa3" + playlist)):
@@ -168,13 +154,7 @@ def test_video_jobs_beyond_the_slots_get_503_with_retry_after(make_app):
 
 
 def _clip(path, frames: int = 4):
-    from fer_lab.app.harness import face_frames
-
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
-    for frame in face_frames(frames, (320, 240)):
-        writer.write(frame)
-    writer.release()
-    return path.read_bytes()
+    return write_mp4(path, face_frames(frames, (320, 240))).read_bytes()
 
 
 def test_a_video_job_stops_at_its_frame_and_time_limits_and_says_so(make_app, tmp_path):
@@ -286,24 +266,20 @@ def test_idle_websockets_are_closed_and_bad_settings_get_one_line(live_app):
         assert "1001" in str(closed.value)
 
 
-def test_model_switches_are_rate_limited_and_long_names_cut(tiny_bundled):
-    from fastapi.testclient import TestClient
-
-    from fer_lab.app.server import create_app
-    from fer_lab.app.serving import Limits, ServingState
+def test_model_switches_are_rate_limited_and_long_names_cut(tiny_bundled, make_client):
+    from fer_lab.app.serving import Limits
 
     start = str(tiny_bundled / "model.keras")  # offered beside the catalogue's bundled model
-    state = ServingState(start, detector="haar", tta="none", limits=Limits(switch_seconds=60))
-    with TestClient(create_app(state), base_url=LOCAL) as client:
-        assert client.post("/api/model", json={"uri": start}).status_code == 200  # already serving: no reload
-        assert client.post("/api/model", json={"uri": "bundled"}).json()["serving"]["uri"] == "bundled"
-        again = client.post("/api/model", json={"uri": start})
-        assert again.status_code == 429 and 0 < int(again.headers["retry-after"]) <= 60
-        assert "was switched 60 s ago or less" in again.json()["error"]
-        long = client.post("/api/model", json={"uri": "m" * 900}).json()["error"]
-        assert long.startswith("unknown model 'mmm") and len(long) < 300
-        assert client.post("/api/model", json={"uri": "m" * 5000}).status_code == 400
-        still_answers(client)
+    client = make_client(start, limits=Limits(switch_seconds=60))
+    assert client.post("/api/model", json={"uri": start}).status_code == 200  # already serving: no reload
+    assert client.post("/api/model", json={"uri": "bundled"}).json()["serving"]["uri"] == "bundled"
+    again = client.post("/api/model", json={"uri": start})
+    assert again.status_code == 429 and 0 < int(again.headers["retry-after"]) <= 60
+    assert "was switched 60 s ago or less" in again.json()["error"]
+    long = client.post("/api/model", json={"uri": "m" * 900}).json()["error"]
+    assert long.startswith("unknown model 'mmm") and len(long) < 300
+    assert client.post("/api/model", json={"uri": "m" * 5000}).status_code == 400
+    still_answers(client)
 
 
 def test_detection_copies_of_any_shape_stay_small():

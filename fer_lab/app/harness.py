@@ -57,6 +57,17 @@ def write_y4m(path: Path, frames: Iterable[np.ndarray], fps: int = 30) -> Path:
     return Path(path)
 
 
+def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float = 10.0) -> Path:
+    """An MPEG-4 video (mp4v) of BGR `frames`, the kind of file users upload."""
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return Path(path)
+
+
 def chromium_problem() -> str | None:
     """Why browser tests cannot run here, or None."""
     try:
