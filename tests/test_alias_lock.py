@@ -92,3 +92,30 @@ def test_waiting_too_long_is_one_clear_error(state_root):
         alias_lock(client, "m", timeout_s=0.3),
     ):
         pass
+
+
+def test_a_lock_released_while_the_store_reports_it_taken_is_tried_again():
+    """MLflow's SQL store reads a taken name back for its error; released in between, that read says "does not
+    exist": the lock is free, so the next try takes it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+    class Client:
+        def __init__(self):
+            self.creates, self.deleted = 0, []
+
+        def create_registered_model(self, name, tags=None, description=None):
+            self.creates += 1
+            if self.creates == 1:
+                raise MlflowException("not found", error_code=RESOURCE_DOES_NOT_EXIST)
+
+        def get_registered_model(self, name):
+            raise MlflowException("not found", error_code=RESOURCE_DOES_NOT_EXIST)
+
+        def delete_registered_model(self, name):
+            self.deleted.append(name)
+
+    client = Client()
+    with alias_lock(client, "m", timeout_s=5):
+        assert client.creates == 2
+    assert client.deleted == [lock_name("m")]

@@ -41,7 +41,9 @@ def alias_lock(client, name: str, timeout_s: float = 120.0, stale_s: float = 60.
             )
             break
         except MlflowException as err:
-            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            # MLflow's SQL store answers a taken name by reading the existing model for its message; when the
+            # holder released the lock in between, that read fails as RESOURCE_DOES_NOT_EXIST: taken, try again.
+            if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                 raise
         held = _lock_created(client, lock)
         if seen is None or seen[0] != held:
