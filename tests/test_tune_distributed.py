@@ -1,6 +1,6 @@
-"""Distributed tuning: the chief's oracle server (KerasTuner internals it relies on, prompt stop), a chief with two
-workers on 127.0.0.1 sharing a 4-trial search in SQLite, and through the PostgreSQL tracking server a worker pointed
-at another study and a worker killed mid-trial and restarted."""
+"""Distributed tuning: the chief's oracle server (KerasTuner internals it relies on, prompt stop), the local launcher,
+and once end to end through the PostgreSQL tracking server: a chief and two workers share a 4-trial search while a
+worker pointed at another study is refused and a worker killed mid-trial is restarted."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import time
 import keras_tuner
 from mlflow import MlflowClient
 
-from fer_lab.tracking import configure_tracking
+from fer_lab.tuning import local_cluster
 from fer_lab.tuning.distributed import serve_oracle
-from fer_lab.tuning.local_cluster import free_port, launch_local
+from fer_lab.tuning.local_cluster import free_port
 
 TINY = (
     "data=synthetic",
@@ -28,6 +28,7 @@ TINY = (
     "tuner.study=dist",
     "task_name=dist_t",
 )
+ADDRESS = ("tuner.distributed.ip=127.0.0.1", "tuner.distributed.port=5123")
 
 
 def test_keras_tuner_internals_used_by_serve_oracle_exist_with_their_signatures():
@@ -72,19 +73,33 @@ def test_chief_stops_within_a_second_of_the_last_worker_leaving(tmp_path, monkey
     assert not chief.is_alive() and time.perf_counter() - left < 1.0  # KerasTuner's own loop polls every 20 s
 
 
-def test_chief_and_two_workers_finish_a_four_trial_search(state_root):
-    configure_tracking(None)  # create the store before three processes open it at once
-    MlflowClient().search_experiments()
-    assert launch_local(list(TINY), workers=2) == 0
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name("dist_t").experiment_id
-    runs = client.search_runs([experiment])
-    parents = [r for r in runs if r.data.tags.get("fer_lab.role") == "study"]
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert len(trials) == 4 and all(r.data.tags["fer_lab.trial_status"] == "COMPLETED" for r in trials)
-    assert {r.data.tags["fer_lab.tuner_id"] for r in trials} == {"worker1", "worker2"}
-    assert parents[0].data.metrics["trials_completed"] == 4
+def test_the_local_launcher_starts_a_chief_and_its_workers_and_stops_them_at_the_first_failure(monkeypatch):
+    """`make tune-distributed`'s launcher; the processes themselves are checked end to end below."""
+    started, stopped = [], []
+
+    class Process:
+        def __init__(self, command, env=None):
+            self.command, self.code = command, 3 if "tuner.distributed.worker_id=worker2" in command else None
+            started.append(self)
+
+        def poll(self):
+            return self.code
+
+        def send_signal(self, sig):
+            stopped.append(self.command[-1])
+            self.code = -sig
+
+        def wait(self, timeout=None):
+            return self.code
+
+    monkeypatch.setattr(local_cluster.subprocess, "Popen", Process)
+    assert local_cluster.launch_local(["data=synthetic"], workers=2, port=5123, poll_s=0.01) == 3
+    assert [p.command[3:] for p in started] == [
+        ["data=synthetic", *ADDRESS, "tuner.distributed.role=chief"],
+        ["data=synthetic", *ADDRESS, "tuner.distributed.role=worker", "tuner.distributed.worker_id=worker1"],
+        ["data=synthetic", *ADDRESS, "tuner.distributed.role=worker", "tuner.distributed.worker_id=worker2"],
+    ]
+    assert stopped == ["tuner.distributed.role=chief", "tuner.distributed.worker_id=worker1"]
 
 
 def _tune(port: int, *extra: str) -> list[str]:
