@@ -52,6 +52,7 @@ class Distribution(enum.StrEnum):
 
 
 REGISTERED_MODEL_NAME = "fer_lab"  # the registry name every command defaults to (mlflow.registered_model_name)
+SYNTHETIC_SOURCE = "synthetic"  # data.source of generated faces: such models never stand in for a real one
 TTA_MODES = tuple(mode.value for mode in Tta)  # plain strings, for argparse choices and messages
 PRECISIONS = tuple(policy.value for policy in Precision)
 
@@ -149,3 +150,12 @@ def flatten(cfg: DictConfig, exclude: tuple[str, ...] = ("hydra", "paths")) -> d
 
     walk(to_plain_dict(cfg), "")
     return out
+
+
+def registered_model_name(cfg: DictConfig) -> str:
+    """Where a run's model registers: `mlflow.registered_model_name`, except that models trained on synthetic faces
+    under the default name go to `<name>_synthetic`, so they never stand in for the model inference uses."""
+    name = str(cfg.mlflow.registered_model_name or "")
+    if name == REGISTERED_MODEL_NAME and cfg.data.get("source") == SYNTHETIC_SOURCE:
+        return f"{name}_{SYNTHETIC_SOURCE}"
+    return name

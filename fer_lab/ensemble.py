@@ -33,6 +33,7 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
     import mlflow
     from mlflow import MlflowClient
 
+    from fer_lab.config import registered_model_name
     from fer_lab.data import load_dataset
     from fer_lab.evaluation.tracked import evaluate_and_log
     from fer_lab.inference.loading import load_model
@@ -72,7 +73,7 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
         {"uri": uri, "run_id": run_id, "train_minutes": m, "model_name": meta.model_name}
         for uri, (run_id, m), (_, meta) in zip(uris, trained, loaded, strict=True)
     ]
-    name = cfg.mlflow.registered_model_name
+    name = registered_model_name(cfg)
     with mlflow.start_run(
         experiment_id=ensure_experiment(str(cfg.mlflow.experiment), tracking_uri),
         run_name=cfg.mlflow.run_name or f"ensemble-{len(uris)}",
@@ -113,7 +114,9 @@ def build_and_log_ensemble(cfg: DictConfig) -> EnsembleSummary:
     for report in evaluation.reports.values():
         print(f"fer_lab: {report.summary()}")
     if name and version:
-        promotion = promote_if_better(MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote)
+        promotion = promote_if_better(
+            MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote, str(cfg.data.source)
+        )
         promoted = promotion.promoted
         print(
             f"fer_lab: registered {name} version {version}"

@@ -85,4 +85,4 @@ def test_train_runs_end_to_end_on_jax(state_root):
         ]
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "alias champion" in result.stdout
+    assert "registered fer_lab_synthetic version 1; champion stays: trained on synthetic faces" in result.stdout

@@ -55,11 +55,11 @@ def test_mixed_float16_compiles_with_loss_scaling_and_trains(compose_train):
     assert np.isfinite(history.history["loss"][0])
 
 
-def test_mixed_bfloat16_run_registers_a_float32_champion(state_root, compose_train):
+def test_mixed_bfloat16_run_registers_a_float32_model(state_root, compose_train):
     summary = train_run.run_training(compose_train(*TINY, "trainer.epochs=1", "trainer.precision=mixed_bfloat16"))
     assert keras.mixed_precision.dtype_policy().name == "float32"
     run = MlflowClient().get_run(summary.run_id)
     assert run.data.params["trainer.precision"] == "mixed_bfloat16"
-    model = mlflow.keras.load_model("models:/precision@champion")
+    model = mlflow.keras.load_model(f"models:/precision/{summary.model_version}")
     assert {layer.compute_dtype for layer in model.layers} == {"float32"}
     assert model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0).shape == (2, 7)

@@ -1,14 +1,18 @@
 """Tracking URI resolution, dead servers, and champion promotion by validation metrics."""
 
 import contextlib
+import json
+import shutil
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from fer_lab.config import REGISTERED_MODEL_NAME, registered_model_name
 from fer_lab.errors import FerLabError
+from fer_lab.inference.catalog import default_model_uri
 from fer_lab.tracking import configure_tracking, resolve_tracking_uri
-from fer_lab.tracking.registry import CHAMPION, VAL_FINGERPRINT_TAG, best_version, promote_if_better
+from fer_lab.tracking.registry import CHAMPION, CHAMPION_TAG, VAL_FINGERPRINT_TAG, best_version, promote_if_better
 
 
 def test_relative_sqlite_uri_is_made_absolute_against_the_root(state_root, monkeypatch):
@@ -96,3 +100,53 @@ def test_pinned_requirements_name_the_backend_distribution_that_is_installed(mon
     assert model_io.pip_requirements()[-1].startswith("keras==")  # the first of the distributions that exists
     monkeypatch.setattr(model_io, "_BACKEND_DISTRIBUTIONS", {})
     assert [pin.split("==")[0] for pin in model_io.pip_requirements()] == ["keras", "numpy"]
+
+
+def _champion_tag(client: MlflowClient, name: str, version: str) -> str:
+    return client.get_run(client.get_model_version(name, version).run_id).data.tags[CHAMPION_TAG]
+
+
+def test_without_a_champion_the_default_model_must_beat_the_bundled_one_on_the_same_rows(
+    tiny_bundled, tmp_path, monkeypatch
+):
+    """A copy of the tiny bundled model whose card says val_accuracy 0.51 on the rows with fingerprint "fer-val"."""
+    from fer_lab.inference import bundled
+
+    folder = shutil.copytree(tiny_bundled, tmp_path / "reference")
+    info = json.loads((folder / bundled.INFO_FILE).read_text())
+    info["card"]["val_fingerprint"] = "fer-val"
+    (folder / bundled.INFO_FILE).write_text(json.dumps(info))
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", folder)
+    configure_tracking(None)
+    client = MlflowClient()
+    worse = _register_version(REGISTERED_MODEL_NAME, val_data="fer-val", val_accuracy=0.40)
+    kept = promote_if_better(client, REGISTERED_MODEL_NAME, worse, "val_accuracy", "auto")
+    assert not kept.promoted
+    assert kept.reason.startswith("the bundled model has the better val_accuracy (0.5100 vs 0.4000)")
+    assert f"fer_lab.promote --name fer_lab --version {worse}" in kept.reason
+    assert _champion_tag(client, REGISTERED_MODEL_NAME, worse) == kept.reason  # the run says why
+    other_rows = _register_version(REGISTERED_MODEL_NAME, val_data="ckplus-val", val_accuracy=0.95)
+    kept = promote_if_better(client, REGISTERED_MODEL_NAME, other_rows, "val_accuracy", "auto")
+    assert not kept.promoted and kept.reason.startswith("validated on other rows than the bundled model")
+    assert default_model_uri() == "bundled"
+    better = _register_version(REGISTERED_MODEL_NAME, val_data="fer-val", val_accuracy=0.60)
+    assert promote_if_better(client, REGISTERED_MODEL_NAME, better, "val_accuracy", "auto").promoted
+    assert _champion_tag(client, REGISTERED_MODEL_NAME, better) == "yes"
+    assert default_model_uri() == "models:/fer_lab@champion"
+    other = _register_version("mine", val_data="ckplus-val", val_accuracy=0.30)  # the bundled model stands for fer_lab
+    assert promote_if_better(client, "mine", other, "val_accuracy", "auto").promoted
+
+
+def test_models_trained_on_synthetic_faces_register_apart_and_never_take_champion_by_themselves(
+    state_root, compose_train
+):
+    cfg = compose_train("data=synthetic")
+    assert registered_model_name(cfg) == "fer_lab_synthetic"
+    assert registered_model_name(compose_train("data=synthetic", "mlflow.registered_model_name=demo")) == "demo"
+    assert registered_model_name(compose_train("data.path=fer.csv")) == "fer_lab"
+    configure_tracking(None)
+    client = MlflowClient()
+    version = _register_version("demo", val_accuracy=0.99)
+    kept = promote_if_better(client, "demo", version, "val_accuracy", "auto", data_source="synthetic")
+    assert not kept.promoted and kept.reason.startswith("trained on synthetic faces; `python -m fer_lab.promote")
+    assert promote_if_better(client, "demo", version, "val_accuracy", "always", data_source="synthetic").promoted

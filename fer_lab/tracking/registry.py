@@ -1,20 +1,24 @@
 """Model registry: move the `champion` alias to the best version by a validation metric.
 
 Validation metrics are compared only between runs validated on the same images and labels (the run tag
-`data.val_fingerprint`); runs logged before the tag existed count as comparable. Reading the champion and moving
-the alias happen under the model's alias lock, so concurrent trainings cannot lose an update.
+`data.val_fingerprint`); runs logged before the tag existed count as comparable. Without a champion, the default
+model (`fer_lab`) stands on the bundled model's card: a version must beat it on the same validation rows. Models
+trained on synthetic faces never take the alias by themselves. Every decision is tagged on the version's run
+(`fer_lab.champion`). Reading the champion and moving the alias happen under the model's alias lock, so
+concurrent trainings cannot lose an update.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fer_lab.config import direction
+from fer_lab.config import REGISTERED_MODEL_NAME, SYNTHETIC_SOURCE, direction
 from fer_lab.errors import FerLabError
 from fer_lab.tracking.alias_lock import alias_lock
 
 CHAMPION = "champion"
 VAL_FINGERPRINT_TAG = "data.val_fingerprint"
+CHAMPION_TAG = "fer_lab.champion"  # on a registered version's run: "yes", or why it is not the champion
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,22 @@ class _Logged:
         return cls.of_run(client, client.get_model_version(name, version).run_id)
 
 
-def promote_if_better(client, name: str, version: str, metric: str, mode: str) -> Promotion:
-    """Alias `version` as champion: always, never, or (auto) if it beats the current champion on `metric`
-    measured on the same validation data."""
+def promote_if_better(client, name: str, version: str, metric: str, mode: str, data_source: str = "") -> Promotion:
+    """Alias `version` as champion: always, never, or (auto) if it beats the current champion (else, for the
+    default model, the bundled one) on `metric` measured on the same validation data; tags the run with why."""
     require_validation_metric(metric)
+    promotion = _decide(client, name, version, metric, mode, data_source)
+    run_id = client.get_model_version(name, version).run_id
+    if run_id:
+        client.set_tag(run_id, CHAMPION_TAG, "yes" if promotion.promoted else promotion.reason)
+    return promotion
+
+
+def _decide(client, name: str, version: str, metric: str, mode: str, data_source: str) -> Promotion:
     if mode == "never":
         return Promotion(False, "mlflow.promote=never")
+    if mode == "auto" and data_source == SYNTHETIC_SOURCE:
+        return Promotion(False, f"trained on synthetic faces; {_promote_hint(name, version)} to serve it anyway")
     with alias_lock(client, name):
         if mode == "auto":
             refusal = _refusal(client, name, version, metric)
@@ -66,21 +80,47 @@ def promote_if_better(client, name: str, version: str, metric: str, mode: str) -
     return Promotion(True, "")
 
 
+def _promote_hint(name: str, version: str) -> str:
+    return f"`python -m fer_lab.promote --name {name} --version {version}`"
+
+
 def _refusal(client, name: str, version: str, metric: str) -> str:
-    """Why `version` must not replace the current champion ("" when it may)."""
+    """Why `version` must not replace the current champion, or the bundled model ("" when it may)."""
     current = _champion_version(client, name)
-    if current is None or current == version:
+    if current == version:
         return ""
-    ours, theirs = _Logged.of_version(client, name, version), _Logged.of_version(client, name, current)
+    ours = _Logged.of_version(client, name, version)
+    if current is None:
+        return _bundled_refusal(ours, name, version, metric) if name == REGISTERED_MODEL_NAME else ""
+    theirs = _Logged.of_version(client, name, current)
     if ours.val_fingerprint and theirs.val_fingerprint and ours.val_fingerprint != theirs.val_fingerprint:
         return (
             f"version {current} was validated on other data, so {metric} does not compare; alias this one "
-            f"with `python -m fer_lab.promote --name {name} --version {version}`, or register runs on other "
+            f"with {_promote_hint(name, version)}, or register runs on other "
             "data under another mlflow.registered_model_name"
         )
     new, old = ours.metrics.get(metric), theirs.metrics.get(metric)
     if new is None or (old is not None and not _better(new, old, metric)):
         return f"version {current} has the better {metric} ({_fmt(old)} vs {_fmt(new)})"
+    return ""
+
+
+def _bundled_refusal(ours: _Logged, name: str, version: str, metric: str) -> str:
+    """Why `version` must not replace the bundled model, which inference uses while `name` has no champion."""
+    from fer_lab.inference.bundled import bundled_model, has_bundled_model
+
+    if not has_bundled_model():
+        return ""
+    card = bundled_model().card
+    keep = f"inference keeps the bundled model; {_promote_hint(name, version)} serves this one"
+    if not ours.val_fingerprint or ours.val_fingerprint != card.get("val_fingerprint"):
+        return (
+            f"validated on other rows than the bundled model, so {metric} does not compare ({keep}, or register "
+            "runs on other data under another mlflow.registered_model_name)"
+        )
+    new, old = ours.metrics.get(metric), card.get(metric)
+    if new is None or old is None or not _better(new, old, metric):
+        return f"the bundled model has the better {metric} ({_fmt(old)} vs {_fmt(new)}); {keep}"
     return ""
 
 

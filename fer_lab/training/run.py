@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from omegaconf import DictConfig
 
+from fer_lab.config import registered_model_name
 from fer_lab.data import FerData, load_dataset
 from fer_lab.evaluation import SplitReport, UnseenTestReport
 from fer_lab.evaluation.plots import plot_curves, plot_samples
@@ -172,7 +173,7 @@ def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str)
 def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | None, Promotion | None]:
     from mlflow import MlflowClient
 
-    name = cfg.mlflow.registered_model_name
+    name = registered_model_name(cfg)
     metadata = ModelMetadata(
         data.class_names, int(data.train.x.shape[1]), float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name)
     )
@@ -180,7 +181,9 @@ def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | 
     version = None if info.registered_model_version is None else str(info.registered_model_version)
     if not (name and version):
         return version, None
-    return version, promote_if_better(MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote)
+    return version, promote_if_better(
+        MlflowClient(), name, version, cfg.mlflow.promote_metric, cfg.mlflow.promote, str(cfg.data.source)
+    )
 
 
 def _print_start(cfg: DictConfig, data: FerData, resume_epoch: int, devices: Devices) -> None:
@@ -203,7 +206,7 @@ def _print_summary(summary: TrainSummary, cfg: DictConfig) -> None:
         print(f"fer_lab: {report.summary()}")
     if summary.unseen_test:
         print(f"fer_lab: {summary.unseen_test.summary()}")
-    name = cfg.mlflow.registered_model_name
+    name = registered_model_name(cfg)
     promotion = summary.promotion
     if summary.model_version and promotion is not None:
         alias = f", alias {CHAMPION}" if promotion.promoted else f"; {CHAMPION} stays: {promotion.reason}"
