@@ -75,8 +75,8 @@ sweep: install ## Hydra multirun of the trainer, one MLflow parent run per sweep
 tune-distributed: install ## a chief and WORKERS workers on 127.0.0.1 sharing one study (TUNE="overrides")
 	$(PY) -m fer_lab.tuning.local_cluster --workers $(WORKERS) data.path=$(DATA) $(TUNE)
 
-ui: install ## MLflow UI for mlflow.db on http://127.0.0.1:5000 (PORT=...)
-	$(PY) -m mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
+ui: install ## MLflow UI of the store every command uses (mlflow.db, else $$MLFLOW_TRACKING_URI) on 127.0.0.1:PORT
+	$(PY) -m fer_lab.tracking.ui --port $(PORT)
 
 server: install ## team MLflow server: SERVER_DB (PostgreSQL), artifacts in SERVER_ARTIFACTS, SERVER_HOST:SERVER_PORT
 	$(PY) -m fer_lab.tracking.server --db '$(SERVER_DB)' --artifacts '$(SERVER_ARTIFACTS)' \

@@ -13,16 +13,22 @@ from fer_lab.paths import project_root
 from fer_lab.tracking.hardware import hardware_tags
 from fer_lab.tracking.uri import artifact_root
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # MLflow's UI opens an experiment by its kind: GenAI or model training
+MODEL_TRAINING = "custom_model_development"
+
 
 def ensure_experiment(name: str, tracking_uri: str) -> str:
-    """Id of experiment `name`, created with an explicit artifact location if it does not exist."""
+    """Id of experiment `name`, created with an explicit artifact location if it does not exist, and tagged as model
+    training so that MLflow's UI opens it on its runs."""
     import mlflow
 
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     location = artifact_root(tracking_uri)
-    return mlflow.create_experiment(name, artifact_location=f"{location}/{name}" if location else None)
+    return mlflow.create_experiment(
+        name, artifact_location=f"{location}/{name}" if location else None, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING}
+    )
 
 
 @contextmanager
