@@ -26,6 +26,13 @@ def portrait() -> bytes:
     return jpeg(face_photo())
 
 
+@pytest.fixture(scope="module")
+def fer_crop() -> bytes:
+    from fer_lab.app.harness import face_crop
+
+    return cv2.imencode(".png", face_crop())[1].tobytes()
+
+
 def test_the_page_and_its_files_are_served(make_client):
     client = make_client()
     page = client.get("/")
@@ -57,22 +64,39 @@ def test_switching_models_and_an_unknown_model_keeps_the_old_one(make_client, ti
 
 def test_an_image_with_a_face_gets_its_emotions(make_client, portrait):
     result = make_client().post("/api/image", files={"file": ("hopper.jpg", portrait, "image/jpeg")}).json()
-    assert (result["width"], result["height"]) == (512, 600) and "message" not in result
+    assert (result["width"], result["height"]) == (512, 600) and "message" not in result and not result["whole_image"]
     face = result["faces"][0]
     assert face["label"] in EMOTIONS and list(face["probabilities"]) == list(EMOTIONS)
     assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     assert face["box"]["w"] > 100 and result["server_ms"] > 0
 
 
+def test_a_face_crop_is_scored_whole_when_ticked_or_when_small_and_faceless(make_client, fer_crop):
+    client = make_client()
+    crop = {"file": ("fer.png", fer_crop, "image/png")}
+    ticked = client.post("/api/image", files=crop, data={"face_crop": "true"}).json()
+    assert (ticked["width"], ticked["height"], ticked["whole_image"]) == (48, 48, True) and "message" not in ticked
+    [face] = ticked["faces"]
+    assert face["box"] == {"x": 0, "y": 0, "w": 48, "h": 48, "score": 1.0} and face["label"] in EMOTIONS
+    small = client.post("/api/image", files=crop).json()
+    assert small["whole_image"] is True and small["faces"] == ticked["faces"]
+    assert small["message"] == "no face detected: the whole image was scored as a face crop"
+
+
 def test_image_errors_are_clear(make_client):
     client = make_client()
     text = client.post("/api/image", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert text.status_code == 400 and "not a JPEG, PNG, BMP or WebP image" in text.json()["error"]
-    blank = client.post(
-        "/api/image",
-        files={"file": ("wall.png", cv2.imencode(".png", np.full((240, 320), 128, np.uint8))[1].tobytes())},
+    wall = {"file": ("wall.png", cv2.imencode(".png", np.full((240, 320), 128, np.uint8))[1].tobytes())}
+    blank = client.post("/api/image", files=wall, data={"face_crop": "false"})
+    assert blank.status_code == 200 and blank.json()["faces"] == [] and blank.json()["whole_image"] is False
+    assert blank.json()["message"] == (
+        "no face found: if the image is a face crop, tick 'The image is a face crop' (face_crop=true)"
     )
-    assert blank.status_code == 200 and blank.json()["faces"] == [] and blank.json()["message"] == "no face found"
+    bad_switch = client.post("/api/image", files=wall, data={"face_crop": "yes"})
+    assert bad_switch.status_code == 400 and bad_switch.json()["error"] == (
+        "face_crop 'yes' must be true or false (true: the image is one face, scored whole)"
+    )
     missing = client.post("/api/image", data={"tta": "none"})
     assert missing.status_code == 400 and "field named 'file'" in missing.json()["error"]
     bad_tta = client.post("/api/image", files={"file": ("a.png", b"x")}, data={"tta": "twice"})

@@ -1,9 +1,11 @@
-"""The browser app in real Chromium with a fake camera that films a face: overlay, face list, upload, model picker."""
+"""The browser app in real Chromium with a fake camera that films a face: overlay, face list, uploads (a face crop, an
+error that clears the results), camera messages, model picker."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import pytest
 
 from fer_lab.app.harness import chromium_problem
@@ -15,8 +17,13 @@ TIMEOUT_MS = 30_000
 pytestmark = pytest.mark.skipif(chromium_problem() is not None, reason=f"no browser: {chromium_problem()}")
 
 
+def png(name: str, data: bytes) -> dict:
+    """A file for Playwright's set_input_files."""
+    return {"name": name, "mimeType": "image/png", "buffer": data}
+
+
 def test_webcam_overlay_upload_and_model_picker(tiny_bundled, tmp_path):
-    from fer_lab.app.harness import chromium, face_frames, serve_in_thread, write_y4m
+    from fer_lab.app.harness import chromium, face_crop, face_frames, serve_in_thread, write_y4m
     from fer_lab.app.serving import ServingState
 
     camera = write_y4m(tmp_path / "camera.y4m", face_frames(6))
@@ -42,6 +49,29 @@ def test_webcam_overlay_upload_and_model_picker(tiny_bundled, tmp_path):
         page.click("#image-form button")
         uploaded = page.wait_for_selector("#image-faces li[data-label]", timeout=TIMEOUT_MS)
         assert uploaded.get_attribute("data-label") in EMOTIONS and '"probabilities"' in page.inner_text("#image-json")
+
+        page.check("#face-crop")
+        crop = cv2.imencode(".png", face_crop())[1].tobytes()
+        page.set_input_files("#image-form input[type=file]", files=[png("fer.png", crop)])
+        page.click("#image-form button")
+        page.wait_for_selector('#image-faces li[data-box="0,0,48,48"]', timeout=TIMEOUT_MS)
+        assert '"whole_image": true' in page.inner_text("#image-json")
+        page.set_input_files("#image-form input[type=file]", files=[png("notes.png", b"not an image")])
+        page.click("#image-form button")
+        page.wait_for_selector("#message:has-text('not a JPEG, PNG, BMP or WebP image')", timeout=TIMEOUT_MS)
+        assert page.inner_text("#image-json") == "" and page.query_selector("#image-faces li") is None
+        assert page.evaluate("document.querySelector('#image-canvas').width") == 0
+        problems = page.evaluate(
+            "['NotAllowedError', 'NotFoundError', 'NotReadableError', 'SecurityError']"
+            ".map((name) => window.ferLab.cameraProblem({ name }))"
+        )
+        assert [p.split(":")[0] for p in problems] == [
+            "camera permission denied",
+            "no camera found",
+            "the camera is in use by another app",
+            "no camera",
+        ]
+        assert "https pages or localhost" in problems[3] and "https" not in "".join(problems[:3])
 
         page.click("nav button[data-tab=model]")
         page.click("#models button[data-uri=bundled]")

@@ -84,7 +84,9 @@ def test_thin_and_tall_images_are_read_without_crashing(make_app):
         answer = client.post("/api/image", files={"file": ("thin.png", image, "image/png")})
         assert answer.status_code == 200, answer.json()
         assert (answer.json()["width"], answer.json()["height"]) == (width, height)
-        assert answer.json()["message"] == "no face found"
+        assert answer.json()["message"].startswith("no face found: if the image is a face crop, tick")
+        whole = client.post("/api/image", files={"file": ("thin.png", image)}, data={"face_crop": "true"}).json()
+        assert [face["box"] for face in whole["faces"]] == [{"x": 0, "y": 0, "w": width, "h": height, "score": 1.0}]
     with client.websocket_connect("/ws", headers=BROWSER) as ws:
         ws.send_bytes(cv2.imencode(".png", np.zeros((1, 2000), np.uint8))[1].tobytes())
         assert ws.receive_json()["faces"] == []

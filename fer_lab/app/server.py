@@ -4,7 +4,7 @@ GET /                    the page (static/)
 GET /api/models          the models on offer and the one serving
 POST /api/model          {"uri": ...}: serve another model of that list
 WS /ws                   binary JPEG frames and JSON settings {"tta", "smoothing"} in, one JSON answer per frame out
-POST /api/image          multipart field `file`: the faces of an image
+POST /api/image          multipart field `file`: the faces of an image (`face_crop=true`: the whole image is one face)
 POST /api/video          multipart field `file`: an annotated video and a per-face CSV, as download links
 GET /api/jobs/{job}/{f}  a video job's file
 Errors answer {"error": message}. What the app accepts and its limits: docs/inference.md, Security.
@@ -46,7 +46,9 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1")
 FORM_OVERHEAD = 64 * 1024
 """Bytes a multipart body may have beyond its file (boundaries, headers, small fields)."""
 FORM_FIELDS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}
-"""An upload form: its file and a few short fields (tta, smoothing)."""
+"""An upload form: its file and a few short fields (tta, smoothing, face_crop)."""
+FACE_CROP = {"true": True, "false": False}
+"""The values of an image upload's `face_crop` field (default false): true scores the whole image as one face."""
 SETTINGS_BYTES = 1024
 """Longest settings message a WebSocket may send."""
 MAX_CONNECTIONS = 256
@@ -139,7 +141,8 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
         async with request.form(**FORM_FIELDS) as form:
             upload = _upload(form, limits.image, "image")
             tta, _ = _settings(state, form)
-            return await run_in_threadpool(image_result, state, await upload.read(), tta)
+            face_crop = _face_crop(form)
+            return await run_in_threadpool(image_result, state, await upload.read(), tta, face_crop)
 
     @app.post("/api/video")
     async def video(request: Request) -> dict:
@@ -271,3 +274,11 @@ def _settings(state: ServingState, form: FormData) -> tuple[str, float]:
         raise FerLabError(f"smoothing {shown(smoothing_text)} must be a number in [0, 1) (0: off)") from None
     check_settings(tta, smoothing)
     return tta, smoothing
+
+
+def _face_crop(form: FormData) -> bool:
+    """The form's face_crop field, one of FACE_CROP."""
+    text = _text_field(form, "face_crop") or "false"
+    if text not in FACE_CROP:
+        raise FerLabError(f"face_crop {shown(text)} must be true or false (true: the image is one face, scored whole)")
+    return FACE_CROP[text]

@@ -15,7 +15,7 @@ from fer_lab.config import TTA_MODES
 from fer_lab.errors import FerLabError
 from fer_lab.inference.catalog import ModelEntry, available_models, describe_model
 from fer_lab.inference.detectors import make_detector
-from fer_lab.inference.faces import Box
+from fer_lab.inference.faces import Box, downscale, to_gray
 from fer_lab.inference.recognizer import EmotionRecognizer, FacePrediction
 from fer_lab.inference.smoothing import FaceSmoother
 
@@ -66,7 +66,7 @@ class ServingState:
         self.start_uri = start_uri
         self.lock, self.detect_lock = threading.Lock(), threading.Lock()
         self.generation, self._switched_at = 0, -math.inf
-        self._detector = make_detector(detector)
+        self._detector, self._whole_image = make_detector(detector), make_detector("skip")
         self._views: dict[str, EmotionRecognizer] = {}
         self.serving: ModelEntry = self._load(start_uri)
 
@@ -100,13 +100,22 @@ class ServingState:
         with self.lock:
             return SerializedRecognizer(self._views[tta], self.lock, self.detect_lock)
 
-    def analyse(self, frame: np.ndarray, tta: str) -> tuple[list[Box], np.ndarray, EmotionRecognizer]:
-        """Face boxes and class probabilities of a BGR frame, and the recognizer that made them."""
+    def analyse(
+        self, frame: np.ndarray, tta: str, whole: bool = False
+    ) -> tuple[list[Box], np.ndarray, EmotionRecognizer]:
+        """Face boxes and class probabilities of a BGR frame, and the recognizer that made them; `whole`: the whole
+        frame is one face (the skip detector)."""
         with self.lock:
             recognizer = self._views[tta]
-        with self.detect_lock:
-            boxes, gray = recognizer.detect(frame)
-        faces = recognizer.crop(gray, boxes)
+        if whole:  # cropped from a copy at the model's input size, so that a thin frame's square crop stays small
+            gray = to_gray(frame)
+            boxes = self._whole_image(frame, gray)
+            small, _ = downscale(gray, recognizer.image_size)
+            faces = recognizer.crop(small, self._whole_image(small, small))
+        else:
+            with self.detect_lock:
+                boxes, gray = recognizer.detect(frame)
+            faces = recognizer.crop(gray, boxes)
         with self.lock:
             return boxes, recognizer.predict_proba(faces), recognizer
 

@@ -28,6 +28,10 @@ from fer_lab.live import run as run_live
 
 ANNOTATED, CSV = "annotated.mp4", "faces.csv"
 NO_FACE = "no face found"
+NO_FACE_IN_IMAGE = "no face found: if the image is a face crop, tick 'The image is a face crop' (face_crop=true)"
+SCORED_WHOLE = "no face detected: the whole image was scored as a face crop"
+SMALL_IMAGE = 96
+"""Pixels: an image at most this wide and tall with no face found is scored whole, as a face crop (FER-2013: 48)."""
 
 
 def decode_image(data: bytes, max_pixels: int, what: str = "upload") -> np.ndarray:
@@ -40,23 +44,30 @@ def decode_image(data: bytes, max_pixels: int, what: str = "upload") -> np.ndarr
     return image
 
 
-def faces_result(image: np.ndarray, faces: Sequence[FacePrediction], started: float) -> dict:
-    """The JSON answer for one image or frame: its size, its faces and the server time it took."""
+def faces_result(image: np.ndarray, faces: Sequence[FacePrediction], started: float, no_face: str = NO_FACE) -> dict:
+    """The JSON answer for one image or frame: its size, its faces and the server time it took; `no_face` is its
+    message when it has no face."""
     result = {
         "width": image.shape[1],
         "height": image.shape[0],
         "faces": [face_dict(f) for f in faces],
         "server_ms": round(1000 * (time.perf_counter() - started), 1),
     }
-    return result if faces else {**result, "message": NO_FACE}
+    return result if faces else {**result, "message": no_face}
 
 
-def image_result(state: ServingState, data: bytes, tta: str) -> dict:
-    """Every face of an uploaded image, largest first."""
+def image_result(state: ServingState, data: bytes, tta: str, face_crop: bool) -> dict:
+    """Every face of an uploaded image, largest first; the whole image as one face when `face_crop` is set, or when
+    no face is found in a SMALL_IMAGE (the answer's `whole_image` says whether it was)."""
     started = time.perf_counter()
     image = decode_image(data, state.limits.image_pixels, "image")
-    boxes, probs, recognizer = state.analyse(image, tta)
-    return faces_result(image, [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)], started)
+    boxes, probs, recognizer = state.analyse(image, tta, whole=face_crop)
+    small = not boxes and max(image.shape[:2]) <= SMALL_IMAGE
+    if small:
+        boxes, probs, recognizer = state.analyse(image, tta, whole=True)
+    faces = [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)]
+    result = faces_result(image, faces, started, NO_FACE_IN_IMAGE)
+    return {**result, "whole_image": face_crop or small, **({"message": SCORED_WHOLE} if small else {})}
 
 
 def check_video_size(path: Path, max_pixels: int) -> None:

@@ -17,6 +17,15 @@ function showMessage(text, source) {
 function clearMessage(source) {
   if (messageSource === source) $("#message").hidden = true;
 }
+// An error replaces the upload results on screen, so an earlier result is not taken for the answer.
+function showError(text, source) {
+  const canvas = $("#image-canvas");
+  canvas.width = canvas.height = 0;
+  $("#image-faces").replaceChildren();
+  $("#image-json").textContent = "";
+  $("#video-result").textContent = "";
+  showMessage(text, source);
+}
 
 async function api(path, options) {
   const response = await fetch(path, options);
@@ -80,12 +89,31 @@ function listFaces(list, faces) {
 const video = $("#video"), overlay = $("#overlay"), grab = document.createElement("canvas");
 let stream = null, socket = null, inFlight = false, lastAnswer = 0;
 
+// What stops the camera, from getUserMedia's error, and what to do about it.
+function cameraProblem(err) {
+  if (!navigator.mediaDevices || err.name === "SecurityError") {
+    return "no camera: browsers give the camera only to https pages or localhost; open the app on one of those.";
+  }
+  switch (err.name) {
+    case "NotAllowedError":
+      return "camera permission denied: allow the camera for this page (address bar, site settings), then reload.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "no camera found: connect one and reload, or use the Image / video tab.";
+    case "NotReadableError":
+      return "the camera is in use by another app: close that app, then press Start camera.";
+    default:
+      return `the camera did not start (${err.name}: ${err.message}): use the Image / video tab.`;
+  }
+}
+window.ferLab.cameraProblem = cameraProblem;
+
 async function startCamera() {
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
   } catch (err) {
-    showMessage(`no camera: ${err.message}. Browsers give the camera only to https pages or localhost; ` +
-                "allow it in the address bar.", "camera");
+    $("#camera").textContent = "Start camera";
+    showMessage(cameraProblem(err), "camera");
     return;
   }
   video.srcObject = stream;
@@ -170,10 +198,11 @@ $("#smoothing").oninput = () => {
 $("#image-form").onsubmit = async (event) => {
   event.preventDefault();
   const file = event.target.file.files[0];
-  if (!file) { showMessage("choose an image first", "upload"); return; }
+  if (!file) { showError("choose an image first", "upload"); return; }
   const body = new FormData();
   body.append("file", file);
   body.append("tta", $("#tta").value);
+  body.append("face_crop", $("#face-crop").checked ? "true" : "false");
   try {
     const result = await api("/api/image", { method: "POST", body });
     const canvas = $("#image-canvas");
@@ -187,14 +216,14 @@ $("#image-form").onsubmit = async (event) => {
     if (result.message) showMessage(result.message, "upload");
     else clearMessage("upload");
   } catch (err) {
-    showMessage(err.message, "upload");
+    showError(err.message, "upload");
   }
 };
 
 $("#video-form").onsubmit = async (event) => {
   event.preventDefault();
   const file = event.target.file.files[0];
-  if (!file) { showMessage("choose a video first", "upload"); return; }
+  if (!file) { showError("choose a video first", "upload"); return; }
   const body = new FormData();
   body.append("file", file);
   body.append("tta", $("#tta").value);
@@ -208,8 +237,7 @@ $("#video-form").onsubmit = async (event) => {
       `<a id="csv-link" href="${job.csv}" download>faces CSV</a>` + (job.note ? ` (${job.note})` : "");
     clearMessage("upload");
   } catch (err) {
-    result.textContent = "";
-    showMessage(err.message, "upload");
+    showError(err.message, "upload");
   }
 };
 
@@ -257,7 +285,7 @@ async function switchModel(uri) {
     await loadModels();
     clearMessage("model");
   } catch (err) {
-    showMessage(err.message, "model");
+    showError(err.message, "model");
   }
 }
 
