@@ -18,7 +18,6 @@ SERVER_DB ?= postgresql://127.0.0.1:5432/fer_lab
 SERVER_HOST ?= 127.0.0.1
 SERVER_PORT ?= 5000
 SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install data lint test test-slow docs docs-build demo train audit tune sweep tune-distributed ui server webcam live \

@@ -11,11 +11,13 @@ import hydra
 from omegaconf import DictConfig
 
 import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
+from fer_lab.command_line import checked_overrides
 from fer_lab.data import load_images  # the data sources' config schemas, the only group audit composes
 from fer_lab.data.audit import audit_images, format_report
 from fer_lab.errors import FerLabError, report_user_errors
 
 
+@checked_overrides("audit")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="audit")
 @report_user_errors
 def main(cfg: DictConfig) -> None:

@@ -11,6 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 import fer_lab.extensions  # noqa: F401  (config schemas; the fer_lab_root resolver)
+from fer_lab.command_line import checked_overrides
 from fer_lab.errors import FerLabError, report_user_errors
 
 
@@ -22,6 +23,7 @@ class EnsembleSummary:
     members_train_minutes: float
 
 
+@checked_overrides("ensemble")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")
 @report_user_errors
 def main(cfg: DictConfig) -> None:

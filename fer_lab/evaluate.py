@@ -10,10 +10,12 @@ from omegaconf import DictConfig
 
 import fer_lab.config
 import fer_lab.data  # noqa: F401  (the data sources' config schemas: the group evaluate composes)
+from fer_lab.command_line import checked_overrides
 from fer_lab.config import TTA_MODES, require, resolved_copy
 from fer_lab.errors import report_user_errors
 
 
+@checked_overrides("evaluate")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 @report_user_errors
 def main(cfg: DictConfig) -> None:

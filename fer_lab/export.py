@@ -12,6 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
+from fer_lab.command_line import checked_overrides
 from fer_lab.config import require
 from fer_lab.errors import report_user_errors
 from fer_lab.inference.export import FORMATS, default_output, export_checked
@@ -26,7 +27,7 @@ def run(cfg: DictConfig) -> tuple[Path, float]:
     require(int(cfg.check_images) >= 1, "check_images", cfg.check_images, "an integer >= 1")
     uri = str(cfg.model_uri or registry_uri())
     output = Path(cfg.output) if cfg.get("output") else default_output(uri, fmt)
-    suffix = FORMATS[fmt][1]
+    suffix = FORMATS[fmt]
     require(
         fmt == "savedmodel" or output.suffix == suffix,
         "output",
@@ -38,6 +39,7 @@ def run(cfg: DictConfig) -> tuple[Path, float]:
     return output, diff
 
 
+@checked_overrides("export")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 @report_user_errors
 def main(cfg: DictConfig) -> None:

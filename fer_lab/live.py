@@ -15,6 +15,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
+from fer_lab.command_line import checked_overrides
 from fer_lab.config import require
 from fer_lab.errors import FerLabError, report_user_errors
 from fer_lab.inference.catalog import default_model_uri, describe_model
@@ -107,6 +108,7 @@ def run(cfg: DictConfig, recognizer: FrameRecognizer | None = None) -> LiveSumma
     return LiveSummary(frames, faces, time.perf_counter() - start)
 
 
+@checked_overrides("live")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="live")
 @report_user_errors
 def main(cfg: DictConfig) -> None:

@@ -70,7 +70,7 @@ def _decide(client, name: str, version: str, metric: str, mode: str, data_source
     if mode == "never":
         return Promotion(False, "mlflow.promote=never")
     if mode == "auto" and data_source == SYNTHETIC_SOURCE:
-        return Promotion(False, f"trained on synthetic faces; {_promote_hint(name, version)} to serve it anyway")
+        return Promotion(False, f"trained on synthetic faces; {_promote_hint(name, version)} aliases it anyway")
     with alias_lock(client, name):
         if mode == "auto":
             refusal = _refusal(client, name, version, metric)
