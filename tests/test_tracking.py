@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 import shutil
 
 import mlflow
@@ -150,3 +151,24 @@ def test_models_trained_on_synthetic_faces_register_apart_and_never_take_champio
     kept = promote_if_better(client, "demo", version, "val_accuracy", "auto", data_source="synthetic")
     assert not kept.promoted and kept.reason.startswith("trained on synthetic faces; `python -m fer_lab.promote")
     assert promote_if_better(client, "demo", version, "val_accuracy", "always", data_source="synthetic").promoted
+
+
+def test_a_missing_model_uri_is_answered_with_what_the_registry_holds(state_root):
+    from fer_lab.inference.catalog import describe_model
+    from fer_lab.tracking.registry import registry_contents
+
+    configure_tracking(None)
+    client = MlflowClient()
+    assert registry_contents(client, "models:/fer_lab@champion").startswith(
+        "the registry has no model 'fer_lab'; it is"
+    )
+    v1 = _register_version("mine", val_accuracy=0.5)
+    _register_version("mine", val_accuracy=0.6)
+    client.set_registered_model_alias("mine", CHAMPION, v1)
+    assert registry_contents(client, "models:/fer_lab/2").startswith(
+        "the registry has no model 'fer_lab'; it holds mine"
+    )
+    expected = "mine has versions 1, 2; aliases: @champion = version 1"
+    assert registry_contents(client, "models:/mine@best") == expected
+    with pytest.raises(FerLabError, match=re.escape(f"no registered model models:/mine/7 ({expected})")):
+        describe_model("models:/mine/7")

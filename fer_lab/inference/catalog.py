@@ -12,7 +12,7 @@ from fer_lab.config import REGISTERED_MODEL_NAME
 from fer_lab.errors import FerLabError
 from fer_lab.inference.bundled import BUNDLED_URI, bundled_model, has_bundled_model
 from fer_lab.tracking.model_io import registry_uri
-from fer_lab.tracking.registry import CHAMPION
+from fer_lab.tracking.registry import CHAMPION, registry_contents
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,10 @@ def describe_model(uri: str, tracking_uri: str | None = None) -> ModelEntry:
                 name, _, version = name.partition("/")
                 mv = client.get_model_version(name, version)
         except Exception:  # missing model, version or alias
+            contents = registry_contents(client, uri) if client else "the registry is empty"
             raise FerLabError(
-                f"no registered model {uri}: pick one of `python -m fer_lab.app`'s model list, or "
-                "train and register one with `python -m fer_lab.train`"
+                f"no registered model {uri}{f' ({contents})' if contents else ''}: pick one of "
+                "`python -m fer_lab.app`'s model list, or train and register one with `python -m fer_lab.train`"
             ) from None
         model_aliases = client.get_registered_model(name).aliases or {}
         aliases = tuple(sorted(a for a, v in model_aliases.items() if str(v) == str(mv.version)))

@@ -122,4 +122,9 @@ def _missing_model_message(model_uri: str, err: Exception) -> str:
     )
     if Path(model_uri).exists():
         hint = "check that the folder holds an MLflow model (an MLmodel file)"
-    return f"cannot load model {model_uri}: {first_line}. To fix: {hint}."
+    from mlflow import MlflowClient
+
+    from fer_lab.tracking.registry import registry_contents
+
+    contents = registry_contents(MlflowClient(), model_uri)
+    return f"cannot load model {model_uri}: {first_line}{f' ({contents})' if contents else ''}. To fix: {hint}."

@@ -163,6 +163,28 @@ def require_version(client, name: str, version: str) -> str:
     return str(version)
 
 
+def registry_contents(client, model_uri: str) -> str:
+    """What the registry holds for the name in `model_uri` (models:/name@alias, models:/name/3): its versions and
+    aliases, or the names it has; "" when `model_uri` names no registered model or the store cannot say."""
+    from mlflow.exceptions import MlflowException
+
+    from fer_lab.tracking.alias_lock import LOCK_SUFFIX
+
+    if not model_uri.startswith("models:/"):
+        return ""
+    name = model_uri.removeprefix("models:/").split("@")[0].split("/")[0]
+    try:
+        models = {m.name: m for m in client.search_registered_models() if not m.name.endswith(LOCK_SUFFIX)}
+        if name not in models:
+            held = f"it holds {', '.join(sorted(models))}" if models else "it is empty"
+            return f"the registry has no model {name!r}; {held} (the model URI `bundled` always works)"
+        versions = sorted((str(v.version) for v in client.search_model_versions(f"name = '{name}'")), key=int)
+    except MlflowException:
+        return ""
+    aliases = ", ".join(f"@{a} = version {v}" for a, v in sorted((models[name].aliases or {}).items()))
+    return f"{name} has versions {', '.join(versions) or 'none'}; aliases: {aliases or 'none'}"
+
+
 def _fmt(value: float | None) -> str:
     return "not logged" if value is None else f"{value:.4f}"
 
