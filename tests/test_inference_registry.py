@@ -129,11 +129,13 @@ def test_predict_cli_table_csv_and_total_failure(env, tmp_path, capsys):
     assert "missing.png: file or folder not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
 def test_export_round_trip_matches_keras(env, fmt, compose_train):
     from fer_lab.export import run
-    from fer_lab.inference.export import predict_exported
+    from fer_lab.inference.export import ONNX_PACKAGES, predict_exported
 
+    for package in ONNX_PACKAGES if fmt == "onnx" else ():
+        pytest.importorskip(package, reason="format=onnx needs pip install -e '.[onnx]' (make install includes it)")
     cfg = compose_train(f"format={fmt}", config_name="export")
     output, diff = run(cfg)
     assert output.exists() and diff <= 1e-4
@@ -156,7 +158,7 @@ def test_onnx_export_without_its_packages_names_them(env, compose_train, monkeyp
     from fer_lab.export import run
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(FerLabError, match="pip install tf2onnx"):
+    with pytest.raises(FerLabError, match=r"missing: tf2onnx, onnx, onnxruntime\): run `pip install -e '\.\[onnx\]'`"):
         run(compose_train("format=onnx", config_name="export"))
 
 

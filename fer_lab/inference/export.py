@@ -3,10 +3,15 @@ and write the metadata it needs beside it (<output>.json)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import json
+import logging
 import re
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,24 +21,87 @@ from fer_lab.errors import FerLabError
 from fer_lab.inference.recognizer import EmotionRecognizer
 from fer_lab.paths import project_root
 
-FORMATS = {"savedmodel": ("tf_saved_model", "_savedmodel"), "tflite": ("litert", ".tflite"), "onnx": ("onnx", ".onnx")}
-"""Our format name -> (keras export format, output suffix)."""
+FORMATS = {"savedmodel": "_savedmodel", "tflite": ".tflite", "onnx": ".onnx"}
+"""Our format name -> output suffix."""
 ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
+ENDPOINT = "serve"  # the SavedModel endpoint and signature of write_saved_model
 
 
 def export_model(model, fmt: str, output: Path) -> Path:
-    """Write `model` to `output` in format `fmt` (savedmodel: a folder; tflite, onnx: a file)."""
+    """Write the inference pass of `model` (augmentation layers off) to `output` in format `fmt`
+    (savedmodel: a folder; tflite, onnx: a file)."""
     require(fmt in FORMATS, "format", fmt, " | ".join(FORMATS))
     if fmt == "onnx":
         missing = [p for p in ONNX_PACKAGES if importlib.util.find_spec(p) is None]
         if missing:
             raise FerLabError(
-                f"format=onnx needs the packages {', '.join(missing)}, which are not installed: "
-                f"`.venv/bin/pip install {' '.join(missing)}` (or use format=savedmodel|tflite)"
+                f"format=onnx needs fer_lab's onnx extra ({', '.join(ONNX_PACKAGES)}; missing: {', '.join(missing)}): "
+                "run `pip install -e '.[onnx]'` in the fer_lab checkout (make install includes it), "
+                "or use format=savedmodel|tflite"
             )
     output.parent.mkdir(parents=True, exist_ok=True)
-    model.export(str(output), format=FORMATS[fmt][0], verbose=False)
+    if fmt == "savedmodel":
+        write_saved_model(model, output)
+    elif fmt == "tflite":  # Keras's LiteRT exporter calls the model with training=False itself
+        model.export(str(output), format="litert", verbose=False)
+    else:
+        _write_onnx(model, output)
     return output
+
+
+def write_saved_model(model, folder: Path) -> None:
+    """A TF SavedModel of `model` called with training=False: endpoint and signature ENDPOINT on float32
+    (N, S, S, 1) pixels. Plain `model.export` would keep the augmentation block active (Keras random layers
+    default to training=True)."""
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="float32", name="pixels")
+    archive.add_endpoint(ENDPOINT, functools.partial(model.__call__, training=False), input_signature=[spec])
+    archive.write_out(str(folder), verbose=False)
+
+
+def _write_onnx(model, output: Path) -> None:
+    """`model` through write_saved_model, then what `python -m tf2onnx.convert --saved-model` does.
+
+    (tf2onnx.convert.from_keras fails on Keras 3; from_function turns constants that Keras layers such as
+    Normalization capture into extra model inputs.)
+    """
+    import onnx
+    import tf2onnx
+    from tf2onnx import tf_loader
+
+    with tempfile.TemporaryDirectory() as folder, _quiet_loggers("tf2onnx", "tensorflow"):
+        write_saved_model(model, Path(folder))
+        graph_def, inputs, outputs, renames = tf_loader.from_saved_model(
+            folder, None, None, tag=["serve"], signatures=[ENDPOINT], return_tensors_to_rename=True
+        )
+        proto, _ = tf2onnx.convert.from_graph_def(
+            graph_def, input_names=inputs, output_names=outputs, tensors_to_rename=renames
+        )
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        raise FerLabError(
+            f"tf2onnx cannot convert this model to ONNX ({str(err).splitlines()[0]}): "
+            "use format=savedmodel|tflite instead"
+        ) from err
+    onnx.save(proto, str(output))
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    """Only errors from these loggers meanwhile: tf2onnx logs each step, TensorFlow the TF1 APIs it calls."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def predict_exported(fmt: str, output: Path, x: np.ndarray) -> np.ndarray:
@@ -41,8 +109,8 @@ def predict_exported(fmt: str, output: Path, x: np.ndarray) -> np.ndarray:
     if fmt == "savedmodel":
         import tensorflow as tf
 
-        loaded = tf.saved_model.load(str(output))  # keep a reference: serve() needs its variables alive
-        return loaded.serve(x).numpy()
+        loaded = tf.saved_model.load(str(output))  # keep a reference: the endpoint needs its variables alive
+        return getattr(loaded, ENDPOINT)(x).numpy()
     if fmt == "tflite":
         interpreter = _tflite_interpreter(output)
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -91,7 +159,7 @@ def export_checked(
 def default_output(uri: str, fmt: str) -> Path:
     """<root>/exports/<the model URI as a file name><format suffix>."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", re.sub(r"^\w+:/+", "", uri)).strip("-")
-    return project_root() / "exports" / f"{slug}{FORMATS[fmt][1]}"
+    return project_root() / "exports" / f"{slug}{FORMATS[fmt]}"
 
 
 def _tflite_interpreter(path: Path):
