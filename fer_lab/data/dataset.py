@@ -21,6 +21,7 @@ class Split:
     x: np.ndarray
     y: np.ndarray
     origin: str  # e.g. "Training minus stratified 10% validation", "PublicTest"
+    groups: np.ndarray | None = None  # per-row group (person) when the source has them
 
     @property
     def labels(self) -> np.ndarray:
@@ -63,7 +64,12 @@ def load_dataset(cfg: DictConfig, seed: int) -> FerData:
     cfg = data_config(cfg)  # typed once, for the loader and the split plan
     raw = DATA_SOURCES[cfg.source](cfg, seed)
     plan = plan_splits(raw.x, raw.labels, raw.usage, cfg, seed, raw.usage_names, raw.groups)
-    splits = {name: Split(name, raw.x[rows], raw.y[rows], plan.origins[name]) for name, rows in plan.indices.items()}
+    splits = {
+        name: Split(
+            name, raw.x[rows], raw.y[rows], plan.origins[name], None if raw.groups is None else raw.groups[rows]
+        )
+        for name, rows in plan.indices.items()
+    }
     return FerData(
         splits["train"], splits["val"], splits.get("test"), raw.class_names, raw.source, raw.notes + plan.notes
     )

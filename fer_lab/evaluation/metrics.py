@@ -1,4 +1,5 @@
-"""Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of one split."""
+"""Accuracy and macro-F1 with their bootstrap intervals, per-class precision/recall/F1 and the confusion matrix of
+one split."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from fer_lab.evaluation.intervals import Interval, bootstrap_intervals
 from fer_lab.evaluation.tta import predict_with_tta
 
 
@@ -23,18 +25,27 @@ class SplitReport:
     confusion: np.ndarray  # rows: true class, columns: predicted class
     text: str  # sklearn classification report
     pred: np.ndarray  # predicted class of each row, in split order
+    intervals: dict[str, Interval]  # accuracy, macro_f1 -> 95% bootstrap interval (over groups when the split has them)
 
     def metrics(self) -> dict[str, float]:
-        """Flat MLflow metrics: <split>_accuracy, <split>_macro_f1, <split>_<stat>_<class>."""
+        """Flat MLflow metrics: <split>_accuracy, <split>_macro_f1, their _ci_low/_ci_high, <split>_<stat>_<class>."""
         flat = {f"{self.split}_accuracy": self.accuracy, f"{self.split}_macro_f1": self.macro_f1}
+        for metric, interval in self.intervals.items():
+            flat[f"{self.split}_{metric}_ci_low"], flat[f"{self.split}_{metric}_ci_high"] = interval.low, interval.high
         for name, stats in self.per_class.items():
             for stat in ("precision", "recall", "f1"):
                 flat[f"{self.split}_{stat}_{name}"] = stats[stat]
         return flat
 
     def summary(self) -> str:
+        acc, f1 = (self.intervals.get(m, "") for m in ("accuracy", "macro_f1"))
         return (
-            f"{self.split} ({self.origin}, tta={self.tta}): accuracy {self.accuracy:.4f}, macro-F1 {self.macro_f1:.4f}"
+            (
+                f"{self.split} ({self.origin}, tta={self.tta}): accuracy {self.accuracy:.4f} {acc}, "
+                f"macro-F1 {self.macro_f1:.4f} {f1}"
+            )
+            .replace(" ,", ",")
+            .rstrip()
         )
 
 
@@ -48,16 +59,27 @@ def evaluate_split(
     origin: str,
     tta: str = "none",
     crop_fraction: float = 0.875,
+    groups: np.ndarray | None = None,
 ) -> SplitReport:
     """Evaluate on images x (N,S,S,1) with label distributions y (N,K); hard labels are argmax(y)."""
     pred = np.argmax(predict_with_tta(model, x, tta, crop_fraction=crop_fraction), axis=1)
-    return score_predictions(np.argmax(y, axis=1), pred, class_names, split=split, origin=origin, tta=tta)
+    return score_predictions(
+        np.argmax(y, axis=1), pred, class_names, split=split, origin=origin, tta=tta, groups=groups
+    )
 
 
 def score_predictions(
-    truth: np.ndarray, pred: np.ndarray, class_names: tuple[str, ...], *, split: str, origin: str, tta: str
+    truth: np.ndarray,
+    pred: np.ndarray,
+    class_names: tuple[str, ...],
+    *,
+    split: str,
+    origin: str,
+    tta: str,
+    groups: np.ndarray | None = None,
 ) -> SplitReport:
-    """SplitReport of predicted classes `pred` against true classes `truth` (both (N,), N >= 1)."""
+    """SplitReport of predicted classes `pred` against true classes `truth` (both (N,), N >= 1); `groups` (per-row
+    person ids) make the intervals resample whole groups."""
     labels = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
     per_class = {
@@ -81,4 +103,5 @@ def score_predictions(
             truth, pred, labels=labels, target_names=list(class_names), digits=4, zero_division=0
         ),
         pred=pred,
+        intervals=bootstrap_intervals(truth, pred, len(class_names), groups),
     )

@@ -42,7 +42,15 @@ def evaluate_and_log(
 
     reports = {
         s.name: evaluate_split(
-            model, s.x, s.y, data.class_names, split=s.name, origin=s.origin, tta=tta, crop_fraction=crop_fraction
+            model,
+            s.x,
+            s.y,
+            data.class_names,
+            split=s.name,
+            origin=s.origin,
+            tta=tta,
+            crop_fraction=crop_fraction,
+            groups=s.groups,
         )
         for s in splits
     }

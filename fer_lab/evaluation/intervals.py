@@ -1,0 +1,109 @@
+"""Bootstrap confidence intervals of accuracy and macro-F1, paired differences between two models scored on the
+same rows, and McNemar's exact test.
+
+Rows are resampled with replacement; with per-row groups (the persons of CK+), whole groups are resampled, so a
+person's images stay together and the interval reflects the spread across persons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+LEVEL = 0.95
+RESAMPLES = 1000
+METRICS = ("accuracy", "macro_f1")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A two-sided bootstrap percentile interval at `LEVEL`."""
+
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"[{self.low:.3f}, {self.high:.3f}]"
+
+
+def scores(confusions: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy and macro-F1 (every class counted, 0 where it has no row and no prediction, as scikit-learn's
+    zero_division=0) of confusion matrices (..., K, K), rows true classes."""
+    tp = np.diagonal(confusions, axis1=-2, axis2=-1).astype(float)
+    total = confusions.sum(axis=(-2, -1))
+    denominator = confusions.sum(axis=-1) + confusions.sum(axis=-2)  # 2 tp + fn + fp per class
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return {"accuracy": tp.sum(axis=-1) / np.maximum(total, 1), "macro_f1": f1.mean(axis=-1)}
+
+
+def bootstrap_intervals(
+    truth: np.ndarray,
+    pred: np.ndarray,
+    n_classes: int,
+    groups: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """The LEVEL bootstrap interval of accuracy and macro-F1 of `pred` against `truth` (classes 0..n_classes-1)."""
+    stats: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    for rows in _resampled_rows(len(truth), groups, resamples, seed):
+        for name, values in scores(_confusions(truth, pred, rows, n_classes)).items():
+            stats[name].append(values)
+    return {name: _percentiles(np.concatenate(values)) for name, values in stats.items()}
+
+
+def paired_differences(
+    truth: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    n_classes: int,
+    groups: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """LEVEL intervals of (B - A) in accuracy and macro-F1, both models scored on the same resampled rows."""
+    stats: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    for rows in _resampled_rows(len(truth), groups, resamples, seed):
+        a = scores(_confusions(truth, pred_a, rows, n_classes))
+        b = scores(_confusions(truth, pred_b, rows, n_classes))
+        for name in METRICS:
+            stats[name].append(b[name] - a[name])
+    return {name: _percentiles(np.concatenate(values)) for name, values in stats.items()}
+
+
+def mcnemar_p(truth: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> float:
+    """McNemar's exact test (two-sided binomial on the rows exactly one model gets right); 1.0 when none."""
+    from scipy.stats import binomtest
+
+    a_only = int(np.sum((pred_a == truth) & (pred_b != truth)))
+    b_only = int(np.sum((pred_a != truth) & (pred_b == truth)))
+    if a_only + b_only == 0:
+        return 1.0
+    return float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
+
+
+def _resampled_rows(n: int, groups: np.ndarray | None, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Row indices of each resample: (chunk, n) matrices of rows, or one (1, rows) per resample of whole groups."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        chunk = max(1, min(resamples, 4_000_000 // max(n, 1)))
+        for start in range(0, resamples, chunk):
+            yield rng.integers(0, n, (min(chunk, resamples - start), n))
+        return
+    _, group_of_row = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(group_of_row == g) for g in range(group_of_row.max() + 1)]
+    for _ in range(resamples):
+        yield np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])[None, :]
+
+
+def _confusions(truth: np.ndarray, pred: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Confusion matrices (R, k, k) of the R resamples in `rows` (R, n)."""
+    codes = truth[rows] * k + pred[rows] + (np.arange(len(rows)) * k * k)[:, None]
+    return np.bincount(codes.ravel(), minlength=len(rows) * k * k).reshape(len(rows), k, k)
+
+
+def _percentiles(values: np.ndarray) -> Interval:
+    low, high = np.quantile(values, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return Interval(float(low), float(high))
