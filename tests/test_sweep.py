@@ -55,3 +55,21 @@ def test_a_sweep_nests_its_jobs_under_one_parent_and_a_failing_job_does_not_stop
     finished = [r for r in children if r.info.status == "FINISHED"]
     assert sorted(r.data.params["training.class_weight"] for r in finished) == ["balanced", "none"]
     assert all("label_smoothing" in r.data.tags["fer_lab.error"] for r in children if r.info.status == "FAILED")
+
+
+def test_a_sweep_over_seeds_only_logs_the_spread_of_its_jobs():
+    from types import SimpleNamespace
+
+    from fer_lab.tracking.sweep import seed_spread, swept_keys
+
+    assert swept_keys(["trainer.init_seed=0,1,2", "model=cnn_tiny"]) == {"trainer.init_seed"}
+    assert swept_keys(["seed=range(3)", "model=cnn_tiny,custom_cnn"]) == {"seed", "model"}
+
+    def run(status, **metrics):
+        return SimpleNamespace(info=SimpleNamespace(status=status), data=SimpleNamespace(metrics=metrics))
+
+    runs = [run("FINISHED", val_accuracy=0.60), run("FINISHED", val_accuracy=0.64), run("FAILED", val_accuracy=0.1)]
+    spread = seed_spread(runs)
+    assert spread["val_accuracy_mean"] == 0.62 and round(spread["val_accuracy_std"], 4) == round(0.04 / 2**0.5, 4)
+    assert (spread["val_accuracy_min"], spread["val_accuracy_max"]) == (0.60, 0.64)
+    assert "test_accuracy_mean" not in spread  # not logged by the jobs

@@ -4,7 +4,8 @@ SweepParentRun is registered in conf/hydra/fer_lab.yaml. Hydra's basic launcher 
 other in this process and records a job that raises as failed, then goes on with the next; it re-raises the
 first failure only after the last job (so the sweep exits non-zero). Jobs therefore must raise, never
 sys.exit: `run_entry` takes care of that. A failed job's run is marked FAILED (one is created for a job that
-failed before opening its own), and the parent ends FAILED with a list of the failed jobs.
+failed before opening its own), and the parent ends FAILED with a list of the failed jobs. A sweep over seeds
+only (`seed`, `trainer.init_seed`) also logs the mean, standard deviation, min and max of its jobs' metrics.
 """
 
 from __future__ import annotations
@@ -25,6 +26,34 @@ from omegaconf import DictConfig
 from fer_lab.errors import report_user_errors
 
 SWEEP_RUN_ENV = "FER_LAB_SWEEP_PARENT_RUN_ID"
+SEED_KEYS = ("seed", "trainer.init_seed")
+SPREAD_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1")
+
+
+def swept_keys(overrides: list[str]) -> set[str]:
+    """The keys a multirun's overrides sweep over (`a=1,2`, `a=range(3)`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return {o.key_or_group for o in OverridesParser.create().parse_overrides(overrides) if o.is_sweep_override()}
+
+
+def seed_spread(runs: list) -> dict[str, float]:
+    """<metric>_mean/_std/_min/_max over the finished runs of a seed sweep (std: sample, ddof=1)."""
+    import numpy as np
+
+    spread: dict[str, float] = {}
+    for metric in SPREAD_METRICS:
+        values = np.array(
+            [r.data.metrics[metric] for r in runs if r.info.status == "FINISHED" and metric in r.data.metrics]
+        )
+        if len(values) >= 2:
+            spread |= {
+                f"{metric}_mean": float(values.mean()),
+                f"{metric}_std": float(values.std(ddof=1)),
+                f"{metric}_min": float(values.min()),
+                f"{metric}_max": float(values.max()),
+            }
+    return spread
 
 
 def run_entry(task: Callable[[str | None], Any]) -> Any:
@@ -46,6 +75,7 @@ class SweepParentRun(Callback):
         self.failures: list[tuple[str, str]] = []
         self.jobs = 0
         self.ended = False
+        self.seeds_only = False
         self._job_start_ms = 0
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -57,6 +87,8 @@ class SweepParentRun(Callback):
 
         uri = configure_tracking(config.mlflow.tracking_uri)
         sweep = " ".join(config.hydra.overrides.task)
+        swept = swept_keys(list(config.hydra.overrides.task))
+        self.seeds_only = bool(swept) and swept <= set(SEED_KEYS)
         self.parent_id = open_parent(
             str(config.mlflow.experiment),
             uri,
@@ -116,15 +148,24 @@ class SweepParentRun(Callback):
             return
         from mlflow import MlflowClient
 
-        from fer_lab.tracking.parent_runs import close_parent
+        from fer_lab.tracking.parent_runs import child_runs, close_parent
 
         status = "FAILED" if self.failures else ("FINISHED" if self.ended else "KILLED")
         client = MlflowClient()
         client.log_metric(self.parent_id, "jobs", self.jobs)
         client.log_metric(self.parent_id, "jobs_failed", len(self.failures))
+        spread = seed_spread(child_runs(self.parent_id)) if self.seeds_only else {}
+        for key, value in spread.items():
+            client.log_metric(self.parent_id, key, value)
         close_parent(self.parent_id, status)
         os.environ.pop(SWEEP_RUN_ENV, None)
         self.parent_id = None
         lines = [f"fer_lab: sweep {status}: {self.jobs} job(s) ran, {len(self.failures)} failed"]
+        lines += [
+            f"fer_lab:   over the seeds: {m} {spread[f'{m}_mean']:.4f} +- {spread[f'{m}_std']:.4f} "
+            f"(min {spread[f'{m}_min']:.4f}, max {spread[f'{m}_max']:.4f})"
+            for m in SPREAD_METRICS
+            if f"{m}_mean" in spread
+        ]
         lines += [f"fer_lab:   failed: {job}: {message}" for job, message in self.failures]
         print("\n".join(lines), file=sys.stderr if self.failures else sys.stdout, flush=True)
