@@ -31,8 +31,11 @@ NEEDS_HEADER = "| recipe | needs | command |"
 
 
 def _metric(metrics: dict, split: str, key: str) -> str:
-    value = metrics.get(split, {}).get(key)
-    return "-" if value is None else f"{value:.3f}"
+    """The value, with its 95% interval when the entry has one (`<key>_ci: [low, high]`)."""
+    value, interval = metrics.get(split, {}).get(key), metrics.get(split, {}).get(f"{key}_ci")
+    if value is None:
+        return "-"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
 
 def measured(entry: dict) -> bool:
