@@ -90,6 +90,7 @@ class EvaluationConfig:
     sample_grid: int = 36
     unseen_test: bool = True
     cross_validate: bool = False
+    refit: bool = False  # after cross-validation, also train the model to register on every fold
 
 
 @dataclass

@@ -3,7 +3,7 @@
 the model's own validation rows, and split=test must not be (fer_lab.evaluation.held_out).
 
 Data with another label set (data=class_folders) is scored on the classes model and data share, saying what is
-left out; cross_validate=true scores the test split of every fold of data.folds (mean +- std)."""
+left out; evaluation.cross_validate=true scores the test split of every fold of data.folds (mean +- std)."""
 
 import hydra
 from omegaconf import DictConfig
@@ -51,7 +51,7 @@ def main(cfg: DictConfig) -> None:
                 "split": cfg.split,
                 "tta": cfg.tta,
                 "data.source": data.source,
-                "cross_validate": bool(folds),
+                "evaluation.cross_validate": bool(folds),
             }
         )
         if tuple(data.class_names) == meta.class_names and not folds:
@@ -73,12 +73,12 @@ def _folds(cfg: DictConfig) -> int:
     """The number of folds to score (0: just the configured split)."""
     from fer_lab.errors import FerLabError
 
-    if not cfg.cross_validate:
+    if not cfg.evaluation.cross_validate:
         return 0
     folds = int(cfg.data.get("folds") or 0)
     if folds < 2 or cfg.split != "test":
         raise FerLabError(
-            "cross_validate=true scores the test split of every fold: use split=test with a dataset "
+            "evaluation.cross_validate=true scores the test split of every fold: use split=test with a dataset "
             "split into folds (data=class_folders, data.folds >= 2)"
         )
     return folds

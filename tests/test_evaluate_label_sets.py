@@ -37,7 +37,7 @@ def test_zero_shot_over_every_fold_prints_mean_and_std_and_what_was_left_out(sou
         f"data.group_pattern='{PATTERN}'",
         "data.folds=3",
         "data.class_map=[anger:angry,sadness:sad]",
-        "cross_validate=true",
+        "evaluation.cross_validate=true",
         "tta=none",
     )
     assert out.returncode == 0, out.stderr[-2000:]

@@ -162,6 +162,7 @@ CLI_CASES = ("trainer.precision=half", "data.path=/nonexistent/fer.csv")  # one 
         (("trainer.max_minutes=-5",), "trainer.max_minutes", FER_LAB_REFUSED),
         (("schedule=cosine_budget",), "trainer.max_minutes", FER_LAB_REFUSED),
         (("evaluation.unseen_test=maybe",), "evaluation.unseen_test", HYDRA_REFUSED),
+        (("evaluation.refit=true",), "evaluation.cross_validate=true", FER_LAB_REFUSED),
         (("trainer.precision=half",), "expected one of [float32, mixed_bfloat16, mixed_float16]", HYDRA_REFUSED),
         (("trainer.epochs=many",), "trainer.epochs", HYDRA_REFUSED),
         (("data.path=/nonexistent/fer.csv",), "/nonexistent/fer.csv", FER_LAB_REFUSED),

@@ -29,6 +29,12 @@ def validate_train_config(cfg: DictConfig) -> None:
     )
     require(t.verbose in ("auto", 0, 1, 2), "trainer.verbose", t.verbose, "auto, 0, 1 or 2")
     require(
+        not cfg.evaluation.get("refit") or cfg.evaluation.cross_validate,
+        "evaluation.refit",
+        cfg.evaluation.get("refit"),
+        "false unless evaluation.cross_validate=true (the refit trains on every fold after the cross-validation)",
+    )
+    require(
         0.0 <= cfg.training.label_smoothing < 1.0,
         "training.label_smoothing",
         cfg.training.label_smoothing,

@@ -1,26 +1,32 @@
 """evaluation.cross_validate=true: train once per fold of data.folds (fold k the test split, validation from the
 others), each as a child of one parent MLflow run that logs mean +- std over folds and the confusion matrix
-summed over folds. Fold models are not registered. Rerunning the command after an interruption continues the
-unfinished folds under the same parent run."""
+summed over folds. Fold models are not registered; evaluation.refit=true then trains the model to register on
+every fold (fer_lab.training.refit) as one more child run. Rerunning the command after an interruption continues
+the unfinished folds and refit under the same parent run."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fer_lab.config import resolved_copy
+from fer_lab.config import registered_model_name, resolved_copy
+from fer_lab.data import load_dataset
 from fer_lab.errors import FerLabError
 from fer_lab.evaluation.folds import FoldScore, FoldSummary
 from fer_lab.tracking import configure_tracking
 from fer_lab.tracking.parent_runs import ROLE_TAG, parent_run
 from fer_lab.training.checkpoint import CheckpointStore
+from fer_lab.training.refit import ALL_FOLDS, refit_config
 from fer_lab.training.run import run_training
 
-FOLD_TAG = "fer_lab.fold"
+FOLD_TAG = "fer_lab.fold"  # on a child run: its test fold, or ALL for the refit
+ALL = "all"
+REFIT_RUN_TAG = "fer_lab.refit_run"  # on the parent: the refit's run id
+REFIT_MODEL_TAG = "fer_lab.refit_model"  # on the parent: the refit's registered version, models:/<name>/<version>
 STATE_FILE = "cross_validation.json"
 
 
@@ -29,6 +35,8 @@ class CrossValidation:
     parent_run_id: str
     child_run_ids: tuple[str, ...]
     summaries: dict[str, FoldSummary]  # "val", "test"
+    refit_run_id: str | None = None  # evaluation.refit=true: the run of the model trained on every fold
+    refit_version: str | None = None  # its registered version (None: not registered)
 
 
 def cross_validate(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id: str | None = None) -> CrossValidation:
@@ -42,6 +50,9 @@ def cross_validate(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id
     state_path = CheckpointStore.for_config(cfg).folder / STATE_FILE
     state = _load(state_path) if cfg.trainer.resume else {}
     name = cfg.mlflow.run_name or f"cv-{cfg.model.name}-{Path(str(cfg.data.path)).name}"
+    refit = cfg.evaluation.refit
+    if refit:  # data the refit cannot split fails before the folds train
+        load_dataset(refit_config(cfg, name).data, seed=cfg.seed)
     with parent_run(
         str(cfg.mlflow.experiment),
         tracking_uri,
@@ -51,7 +62,9 @@ def cross_validate(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id
         resume_run_id=state.get("parent"),
         parent_run_id=parent_run_id,
     ) as parent:
-        done: dict = state.get("folds", {}) if state.get("parent") == parent else {}
+        same_parent = state.get("parent") == parent
+        done: dict = state.get("folds", {}) if same_parent else {}
+        refitted: dict | None = state.get("refit") if same_parent else None
         for k in range(folds):
             if str(k) in done:
                 print(f"fer_lab: fold {k} of {folds} finished before (run {done[str(k)]['run_id']})", flush=True)
@@ -68,12 +81,42 @@ def cross_validate(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id
                 **{s: FoldScore.of(r).to_dict() for s, r in summary.reports.items()},
             }
             _save(state_path, {"parent": parent, "folds": done})
+        if refit and refitted:
+            print(f"fer_lab: the refit on all {folds} folds finished before ({_describe(refitted, cfg)})", flush=True)
+        elif refit:
+            print(f"fer_lab: refit on all {folds} folds", flush=True)
+            refitted = _refit(cfg, overrides, parent, name)
+            _save(state_path, {"parent": parent, "folds": done, "refit": refitted})
         result = _summarise(parent, done, folds)
     state_path.unlink(missing_ok=True)
     for fold_summary in result.summaries.values():
         print(f"fer_lab: {fold_summary.summary()}")
-    print(f"fer_lab: cross-validation parent run {parent} with {folds} fold runs (browse with `make ui`)")
-    return result
+    if not refitted:
+        print(f"fer_lab: cross-validation parent run {parent} with {folds} fold runs (browse with `make ui`)")
+        return result
+    print(
+        f"fer_lab: cross-validation parent run {parent} with {folds} fold runs and a refit on all folds "
+        f"({_describe(refitted, cfg)}; browse with `make ui`)"
+    )
+    return replace(result, refit_run_id=refitted["run_id"], refit_version=refitted["version"])
+
+
+def _refit(cfg: DictConfig, overrides: Sequence[str], parent: str, name: str) -> dict:
+    """Train and register the model on every fold as a child of `parent`, tagged there; its run id and version."""
+    from mlflow import MlflowClient
+
+    summary = run_training(refit_config(cfg, name), [*overrides, f"data.source={ALL_FOLDS}"], parent)
+    client = MlflowClient()
+    client.set_tag(summary.run_id, FOLD_TAG, ALL)
+    client.set_tag(parent, REFIT_RUN_TAG, summary.run_id)
+    if summary.model_version:
+        client.set_tag(parent, REFIT_MODEL_TAG, f"models:/{registered_model_name(cfg)}/{summary.model_version}")
+    return {"run_id": summary.run_id, "version": summary.model_version}
+
+
+def _describe(refitted: dict, cfg: DictConfig) -> str:
+    registered = f", registered {registered_model_name(cfg)} version {refitted['version']}"
+    return f"run {refitted['run_id']}" + (registered if refitted["version"] else "")
 
 
 def _fold_config(cfg: DictConfig, fold: int, name: str) -> DictConfig:
