@@ -78,6 +78,8 @@ def test_k_folds_and_the_refit_interrupted_resume_what_is_unfinished_and_log_a_p
     assert metrics["cv_test_accuracy_mean"] == pytest.approx(np.mean(test_accuracies))
     assert metrics["cv_test_accuracy_std"] == pytest.approx(np.std(test_accuracies))
     assert {"cv_test_macro_f1_mean", "cv_val_accuracy_mean", "cv_val_macro_f1_std"} <= set(metrics)
+    low, high = metrics["cv_test_accuracy_ci_low"], metrics["cv_test_accuracy_ci_high"]  # the folds pooled, by person
+    assert 0 <= low <= high <= 1
     assert result.summaries["test"].pooled().confusion.sum() == 9 * 2 * 2  # every image tested exactly once
     artifacts = {
         a.path for folder in ("figures", "reports") for a in client.list_artifacts(result.parent_run_id, folder)

@@ -1,8 +1,9 @@
 """Bootstrap confidence intervals of accuracy and macro-F1, paired differences between two models scored on the
 same rows, and McNemar's exact test.
 
-Rows are resampled with replacement; with per-row groups (the persons of CK+), whole groups are resampled, so a
-person's images stay together and the interval reflects the spread across persons.
+Rows are resampled with replacement; with per-row groups (the persons of CK+), whole groups are resampled (from
+each group's confusion matrix), so a person's images stay together and the interval reflects the spread across
+persons.
 """
 
 from __future__ import annotations
@@ -47,11 +48,7 @@ def bootstrap_intervals(
     seed: int = 0,
 ) -> dict[str, Interval]:
     """The LEVEL bootstrap interval of accuracy and macro-F1 of `pred` against `truth` (classes 0..n_classes-1)."""
-    stats: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
-    for rows in _resampled_rows(len(truth), groups, resamples, seed):
-        for name, values in scores(_confusions(truth, pred, rows, n_classes)).items():
-            stats[name].append(values)
-    return {name: _percentiles(np.concatenate(values)) for name, values in stats.items()}
+    return _intervals([(truth, pred)], n_classes, groups, resamples, seed, lambda s: s[0])
 
 
 def paired_differences(
@@ -64,12 +61,42 @@ def paired_differences(
     seed: int = 0,
 ) -> dict[str, Interval]:
     """LEVEL intervals of (B - A) in accuracy and macro-F1, both models scored on the same resampled rows."""
+    pairs = [(truth, pred_a), (truth, pred_b)]
+    return _intervals(pairs, n_classes, groups, resamples, seed, lambda s: s[1] - s[0])
+
+
+def group_confusions(truth: np.ndarray, pred: np.ndarray, groups: np.ndarray, n_classes: int) -> np.ndarray:
+    """One confusion matrix per group (G, K, K), groups in sorted order: all a group-level bootstrap needs."""
+    _, group = np.unique(groups, return_inverse=True)
+    k = n_classes
+    codes = group * k * k + truth * k + pred
+    return np.bincount(codes, minlength=(group.max() + 1) * k * k).reshape(-1, k, k)
+
+
+def intervals_over_groups(confusions: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Interval]:
+    """LEVEL intervals of accuracy and macro-F1 resampling whole groups, from their confusions (G, K, K)."""
     stats: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
-    for rows in _resampled_rows(len(truth), groups, resamples, seed):
-        a = scores(_confusions(truth, pred_a, rows, n_classes))
-        b = scores(_confusions(truth, pred_b, rows, n_classes))
+    for draws in _draws(len(confusions), resamples, seed, len(confusions) * confusions[0].size):
+        for name, values in scores(confusions[draws].sum(axis=1)).items():
+            stats[name].append(values)
+    return {name: _percentiles(np.concatenate(values)) for name, values in stats.items()}
+
+
+def _intervals(pairs, k: int, groups, resamples: int, seed: int, statistic) -> dict[str, Interval]:
+    """Intervals of statistic([scores of each (truth, pred) pair]) over resamples of rows or of whole groups."""
+    if groups is not None:
+        sets = [group_confusions(t, p, groups, k) for t, p in pairs]
+        resampled = (
+            [c[draws].sum(axis=1) for c in sets] for draws in _draws(len(sets[0]), resamples, seed, sets[0][0].size)
+        )
+    else:
+        n = len(pairs[0][0])
+        resampled = ([_confusions(t, p, rows, k) for t, p in pairs] for rows in _draws(n, resamples, seed, 1))
+    stats: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    for confusions in resampled:
+        per_set = [scores(c) for c in confusions]
         for name in METRICS:
-            stats[name].append(b[name] - a[name])
+            stats[name].append(statistic([s[name] for s in per_set]))
     return {name: _percentiles(np.concatenate(values)) for name, values in stats.items()}
 
 
@@ -84,18 +111,13 @@ def mcnemar_p(truth: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> floa
     return float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
 
 
-def _resampled_rows(n: int, groups: np.ndarray | None, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Row indices of each resample: (chunk, n) matrices of rows, or one (1, rows) per resample of whole groups."""
+def _draws(n: int, resamples: int, seed: int, cost: int) -> Iterator[np.ndarray]:
+    """Indices of `resamples` draws of n items with replacement, in (chunk, n) blocks of bounded memory (`cost`:
+    numbers held per drawn item)."""
     rng = np.random.default_rng(seed)
-    if groups is None:
-        chunk = max(1, min(resamples, 4_000_000 // max(n, 1)))
-        for start in range(0, resamples, chunk):
-            yield rng.integers(0, n, (min(chunk, resamples - start), n))
-        return
-    _, group_of_row = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(group_of_row == g) for g in range(group_of_row.max() + 1)]
-    for _ in range(resamples):
-        yield np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])[None, :]
+    chunk = max(1, min(resamples, 4_000_000 // max(n * cost, 1)))
+    for start in range(0, resamples, chunk):
+        yield rng.integers(0, n, (min(chunk, resamples - start), n))
 
 
 def _confusions(truth: np.ndarray, pred: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from fer_lab.evaluation.intervals import Interval, bootstrap_intervals
+from fer_lab.evaluation.intervals import Interval, bootstrap_intervals, group_confusions
 from fer_lab.evaluation.tta import predict_with_tta
 
 
@@ -26,6 +26,7 @@ class SplitReport:
     text: str  # sklearn classification report
     pred: np.ndarray  # predicted class of each row, in split order
     intervals: dict[str, Interval]  # accuracy, macro_f1 -> 95% bootstrap interval (over groups when the split has them)
+    group_confusions: np.ndarray | None  # (G, K, K): one confusion matrix per group; None without groups
 
     def metrics(self) -> dict[str, float]:
         """Flat MLflow metrics: <split>_accuracy, <split>_macro_f1, their _ci_low/_ci_high, <split>_<stat>_<class>."""
@@ -104,4 +105,5 @@ def score_predictions(
         ),
         pred=pred,
         intervals=bootstrap_intervals(truth, pred, len(class_names), groups),
+        group_confusions=None if groups is None else group_confusions(truth, pred, groups, len(class_names)),
     )
