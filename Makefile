@@ -12,6 +12,8 @@ TEST_WORKERS ?= 2
 CLIENTS ?= 8
 UPLOADS ?= 20
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
+MODELS ?= bundled models:/fer_lab@champion
+COMPARE ?= split=test
 SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
 WORKERS ?= 2
 SERVER_DB ?= postgresql://127.0.0.1:5432/fer_lab
@@ -20,7 +22,7 @@ SERVER_PORT ?= 5000
 SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 
 .DEFAULT_GOAL := help
-.PHONY: help install data lint test test-slow docs docs-build demo train audit tune sweep tune-distributed ui server webcam live \
+.PHONY: help install data lint test test-slow docs docs-build demo train audit compare tune sweep tune-distributed ui server webcam live \
         serve bench-inference bench-app bench-app-load bench-peer bench-detectors bench-face-crops bench-throughput bench-distill bench-tracking clean
 
 help: ## list the targets
@@ -64,6 +66,9 @@ train: install ## custom CNN on FER-2013 (DATA=path to the CSV or the train/test
 
 audit: install ## class counts, duplicates and blank images of DATA
 	$(PY) -m fer_lab.audit data.path=$(DATA)
+
+compare: install ## MODELS="A B ..." on the same DATA rows, each against A (COMPARE="overrides")
+	$(PY) -m fer_lab.compare $(MODELS) data.path=$(DATA) $(COMPARE)
 
 tune: install ## hyperparameter search on DATA (TUNE="overrides"), retrain + register the best; rerun to resume
 	$(PY) -m fer_lab.tune data.path=$(DATA) $(TUNE)

@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable)
 
 OPEN_SECTIONS = ("search_space",)
 """Sections that take new keys with `+` (a tuned hyperparameter: `+search_space.x={...}`)."""
+KEYS_HINT = "`--cfg job` prints every key of the command's config"
 _FLAGS_WITH_VALUE = ("-cn", "-cp", "-cd", "--config-name", "--config-path", "--config-dir", "--info", "-i")
 
 
@@ -40,8 +41,9 @@ def checked_overrides(config_name: str) -> Callable[[F], F]:
     return decorate
 
 
-def check_overrides(config_name: str, args: Sequence[str]) -> None:
-    """FerLabError for the first override naming an unknown config group option or key."""
+def check_overrides(config_name: str, args: Sequence[str], keys_hint: str = KEYS_HINT) -> None:
+    """FerLabError for the first override naming an unknown config group option or key (`keys_hint`: where the
+    user finds the valid keys)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
     from hydra.errors import HydraException
@@ -71,10 +73,7 @@ def check_overrides(config_name: str, args: Sequence[str]) -> None:
         if key not in known and not key.startswith(tuple(f"{s}." for s in OPEN_SECTIONS)):
             near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
             hint = f"did you mean `{near[0]}={_value(override)}`?" if near else "check its spelling."
-            raise FerLabError(
-                f"unknown config key {key!r} in `{override.input_line}`: {hint} "
-                "(`--cfg job` prints every key of the command's config)"
-            )
+            raise FerLabError(f"unknown config key {key!r} in `{override.input_line}`: {hint} ({keys_hint})")
 
 
 def _override_args(argv: Sequence[str]) -> list[str]:
@@ -115,10 +114,11 @@ def _baselines(config_name: str, groups: list) -> Iterator[DictConfig]:
         for v in values[1:]
     ]
     for overrides in variants:
-        yield _compose(config_name, overrides)
+        yield compose_config(config_name, overrides)
 
 
-def _compose(config_name: str, overrides: list[str]) -> DictConfig:
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    """conf/<config_name>.yaml composed with `overrides`, as a command not started by @hydra.main needs it."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 

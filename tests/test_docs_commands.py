@@ -159,6 +159,9 @@ def _module_exists(module: str) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
 
 
+POSITIONAL = {"fer_lab.compare"}  # modules whose arguments without `=` are model URIs, not overrides
+
+
 def _hydra_job(words: list[str]) -> tuple[str, list[str], bool] | None:
     """(config name, overrides, multirun) of a `python -m fer_lab.<module> ...` command that composes a config."""
     if "-m" not in words:
@@ -176,7 +179,7 @@ def _hydra_job(words: list[str]) -> tuple[str, list[str], bool] | None:
             skip = True
         elif arg in HYDRA_FLAGS:
             multirun = multirun or arg in ("--multirun", "-m")
-        elif not arg.startswith("-"):
+        elif not arg.startswith("-") and ("=" in arg or module not in POSITIONAL):
             overrides.append(arg)
     return config, overrides, multirun
 

@@ -38,7 +38,18 @@ def test_results_cover_every_recipe_with_named_splits():
         assert f"+experiment={entry['recipe']}" in entry["command"]
         for split, metrics in entry.get("metrics", {}).items():
             assert split in splits
-            assert set(metrics) <= {"accuracy", "macro_f1", "recall_disgust", "recall_fear"}
+            assert set(metrics) <= {
+                "accuracy",
+                "macro_f1",
+                "recall_disgust",
+                "recall_fear",
+                "accuracy_ci",
+                "macro_f1_ci",
+            }
+            for key in ("accuracy", "macro_f1"):  # an interval holds its value
+                if f"{key}_ci" in metrics:
+                    low, high = metrics[f"{key}_ci"]
+                    assert low <= metrics[key] <= high
         if entry.get("metrics"):
             assert {"commit", "data", "hardware", "mlflow_run", "train_time"} <= set(entry)
 
