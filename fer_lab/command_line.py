@@ -102,7 +102,8 @@ def _check_option(group: str, value: str, options: list[str]) -> None:
 
 
 def _value(override) -> str:
-    return str(override.get_value_element_as_str())
+    """The value as typed (Hydra's parsed value would print `true` as True)."""
+    return str(override.input_line).partition("=")[2]
 
 
 def _baselines(config_name: str, groups: list) -> Iterator[DictConfig]:

@@ -25,16 +25,17 @@ def main(cfg: DictConfig) -> None:
     from fer_lab.evaluation.held_out import require_honest_split, split_to_score
     from fer_lab.evaluation.tracked import evaluate_and_log
     from fer_lab.inference.bundled import BUNDLED_URI
+    from fer_lab.inference.catalog import default_model_uri
     from fer_lab.inference.loading import load_model
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import registry_uri, training_run
+    from fer_lab.tracking.model_io import training_run
     from fer_lab.tracking.runs import ensure_experiment
 
     require(cfg.split in ("val", "test"), "split", cfg.split, "val or test")
     require(cfg.tta in TTA_MODES, "tta", cfg.tta, " | ".join(TTA_MODES))
     require(isinstance(cfg.unseen_test, bool), "unseen_test", cfg.unseen_test, "true or false")
-    uri = str(cfg.model_uri or registry_uri())
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
+    uri = str(cfg.model_uri or default_model_uri(tracking_uri))
     model, meta = load_model(uri, tracking_uri)
     source_run = None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri)
     folds = _folds(cfg)

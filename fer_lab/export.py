@@ -15,9 +15,9 @@ import fer_lab.config  # noqa: F401  (the fer_lab_root resolver)
 from fer_lab.command_line import checked_overrides
 from fer_lab.config import require
 from fer_lab.errors import report_user_errors
+from fer_lab.inference.catalog import default_model_uri
 from fer_lab.inference.export import FORMATS, default_output, export_checked
 from fer_lab.inference.recognizer import EmotionRecognizer
-from fer_lab.tracking.model_io import registry_uri
 
 
 def run(cfg: DictConfig) -> tuple[Path, float]:
@@ -25,7 +25,7 @@ def run(cfg: DictConfig) -> tuple[Path, float]:
     fmt = str(cfg.format)
     require(fmt in FORMATS, "format", fmt, " | ".join(FORMATS))
     require(int(cfg.check_images) >= 1, "check_images", cfg.check_images, "an integer >= 1")
-    uri = str(cfg.model_uri or registry_uri())
+    uri = str(cfg.model_uri or default_model_uri(cfg.mlflow.get("tracking_uri")))
     output = Path(cfg.output) if cfg.get("output") else default_output(uri, fmt)
     suffix = FORMATS[fmt]
     require(
