@@ -1,7 +1,8 @@
 """`python -m fer_lab.live`: the emotion of every face in a camera or video stream, live.
 
 Overlay (box, label, confidence, probability bars, FPS) in a window, an annotated video file and/or a
-CSV with one row per detected face per frame. See conf/live.yaml for the options.
+CSV with one row per detected face per frame; `uncertain_below` labels uncertain the faces whose top probability is
+below it. See conf/live.yaml for the options.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class FrameRecognizer(Protocol):
 
     def predict_proba(self, faces: np.ndarray) -> np.ndarray: ...
 
-    def face_prediction(self, box: Box, probs: np.ndarray) -> FacePrediction: ...
+    def face_prediction(self, box: Box, probs: np.ndarray, uncertain_below: float = 0.0) -> FacePrediction: ...
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def run(cfg: DictConfig, recognizer: FrameRecognizer | None = None) -> LiveSumma
     """Run the live loop of `cfg` (the `live` config); `recognizer` replaces the configured model."""
     smoothing = float(cfg.smoothing)
     require(0.0 <= smoothing < 1.0, "smoothing", cfg.smoothing, "a number in [0, 1) (0: off)")
+    uncertain_below = float(cfg.uncertain_below)
+    require(0.0 <= uncertain_below <= 1.0, "uncertain_below", cfg.uncertain_below, "a number in [0, 1] (0: off)")
     require(cfg.display in ("auto", True, False), "display", cfg.display, "true, false or auto")
     display = (gui_problem() is None) if cfg.display == "auto" else bool(cfg.display)
     if not (display or cfg.output or cfg.csv):
@@ -76,7 +79,7 @@ def run(cfg: DictConfig, recognizer: FrameRecognizer | None = None) -> LiveSumma
     source = VideoSource(cfg.source)
     recognizer = recognizer or recognizer_from_config(cfg)
     sink = VideoSink(cfg.output, source.fps) if cfg.output else None
-    table = FaceCsv(cfg.csv, recognizer.class_names) if cfg.csv else None
+    table = FaceCsv(cfg.csv, recognizer.class_names, uncertain_below) if cfg.csv else None
     smoother = FaceSmoother(smoothing)
     frames = faces = 0
     fps = None
@@ -85,7 +88,9 @@ def run(cfg: DictConfig, recognizer: FrameRecognizer | None = None) -> LiveSumma
         for index, seconds, frame in source.frames():
             boxes, gray = recognizer.detect(frame)
             tracks, probs = smoother.update(boxes, recognizer.predict_proba(recognizer.crop(gray, boxes)))
-            predictions = [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs, strict=True)]
+            predictions = [
+                recognizer.face_prediction(box, p, uncertain_below) for box, p in zip(boxes, probs, strict=True)
+            ]
             if table:
                 table.write(index, seconds, boxes, tracks, probs)
             now = time.perf_counter()

@@ -1,6 +1,7 @@
 """`python -m fer_lab.predict FILES_OR_FOLDERS... [--format table|csv|json]`: emotions of the faces in images.
 
-Folders are searched recursively for images. Every face found is reported with its box.
+Folders are searched recursively for images. Every face found is reported with its box; with
+`--uncertain-below P`, a face whose top probability is below P is labelled uncertain (its probabilities still shown).
 Flags (argparse), not Hydra overrides: it takes file paths and a few options and composes no config.
 """
 
@@ -61,7 +62,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="test-time augmentation, as in evaluate: crops (ten crops, the default), flip (the face "
         "and its mirror) or none; the views' probabilities are averaged",
     )
+    parser.add_argument(
+        "--uncertain-below",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="label a face 'uncertain' when its top probability is below P, in [0, 1] (default 0: never); "
+        "experiments/RESULTS.md, Calibration, gives the accuracy and share of faces answered at each P",
+    )
     return parser.parse_args(argv)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1]")
+    return value
 
 
 @report_user_errors
@@ -80,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         detector=make_detector(args.detector, yunet_model=args.yunet_model),
         tta=args.tta,
     )
-    results = predict_files(recognizer, files) + results
+    results = predict_files(recognizer, files, args.uncertain_below) + results
     text = render(results, args.format, recognizer.class_names)
     if args.output:
         Path(args.output).write_text(text + "\n")

@@ -154,7 +154,7 @@ def test_websocket_settings_and_frames_round_trip(make_client):
     frames = face_frames(3)
     with make_client().websocket_connect("/ws", headers=BROWSER) as ws:
         ws.send_text(json.dumps({"tta": "flip", "smoothing": 0.5}))
-        assert ws.receive_json() == {"settings": {"tta": "flip", "smoothing": 0.5}}
+        assert ws.receive_json() == {"settings": {"tta": "flip", "smoothing": 0.5, "uncertain_below": 0.0}}
         ws.send_text(json.dumps({"tta": "sideways"}))
         assert "unknown tta 'sideways'" in ws.receive_json()["error"]
         for i, frame in enumerate(frames, 1):

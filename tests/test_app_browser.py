@@ -40,6 +40,13 @@ def test_webcam_overlay_upload_and_model_picker(tiny_bundled, tmp_path):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "app_webcam.png"))
 
+        slide = "(el, value) => { el.value = value; el.oninput(); }"
+        page.eval_on_selector("#uncertain", slide, "0.9")  # above the tiny model's top probabilities
+        page.wait_for_selector("#faces li[data-label=uncertain]", timeout=TIMEOUT_MS)
+        assert page.inner_text("#uncertain-value") == "0.90"
+        page.eval_on_selector("#uncertain", slide, "0")
+        assert page.inner_text("#uncertain-value") == "off"
+
         page.click("nav button[data-tab=upload]")
         from matplotlib import cbook
 

@@ -66,12 +66,15 @@ def test_onnx_export_of_a_saved_model_runs_in_onnxruntime_like_keras(onnxruntime
 
 def test_bundled_model_exports_to_onnx(onnxruntime, state_root, compose_train):
     from fer_lab import EmotionRecognizer
+    from fer_lab.tracking.model_io import apply_temperature
 
     output, diff = export(compose_train, "format=onnx", "model_uri=bundled")
     assert output == state_root / "exports" / "bundled.onnx" and diff <= 1e-4
-    assert json.loads(Path(f"{output}.json").read_text())["source"] == "bundled"
-    expected = EmotionRecognizer.from_uri("bundled").predict_proba(faces())
-    np.testing.assert_allclose(run_onnx(onnxruntime, output, faces()), expected, atol=1e-5)
+    sidecar = json.loads(Path(f"{output}.json").read_text())
+    assert sidecar["source"] == "bundled"
+    served = EmotionRecognizer.from_uri("bundled").predict_proba(faces())  # with the temperature the sidecar names
+    calibrated = apply_temperature(run_onnx(onnxruntime, output, faces()), sidecar["temperature"])
+    np.testing.assert_allclose(calibrated, served, atol=1e-5)
 
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])

@@ -3,9 +3,11 @@
 GET /                    the page (static/)
 GET /api/models          the models on offer and the one serving
 POST /api/model          {"uri": ...}: serve another model of that list
-WS /ws                   binary JPEG frames and JSON settings {"tta", "smoothing"} in, one JSON answer per frame out
+WS /ws                   binary JPEG frames and JSON settings {"tta", "smoothing", "uncertain_below"} in, one JSON
+                         answer per frame out
 POST /api/image          multipart field `file`: the faces of an image (`face_crop=true`: the whole image is one face)
 POST /api/video          multipart field `file`: an annotated video and a per-face CSV, as download links
+                         (the uploads take the settings as form fields `tta`, `smoothing`, `uncertain_below`)
 GET /api/jobs/{job}/{f}  a video job's file
 Errors answer {"error": message}. What the app accepts and its limits: docs/inference.md, Security.
 """
@@ -46,7 +48,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1")
 FORM_OVERHEAD = 64 * 1024
 """Bytes a multipart body may have beyond its file (boundaries, headers, small fields)."""
 FORM_FIELDS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}
-"""An upload form: its file and a few short fields (tta, smoothing, face_crop)."""
+"""An upload form: its file and a few short fields (tta, smoothing, uncertain_below, face_crop)."""
 FACE_CROP = {"true": True, "false": False}
 """The values of an image upload's `face_crop` field (default false): true scores the whole image as one face."""
 SETTINGS_BYTES = 1024
@@ -140,9 +142,9 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
     async def image(request: Request) -> dict:
         async with request.form(**FORM_FIELDS) as form:
             upload = _upload(form, limits.image, "image")
-            tta, _ = _settings(state, form)
+            tta, _, uncertain_below = _settings(state, form)
             face_crop = _face_crop(form)
-            return await run_in_threadpool(image_result, state, await upload.read(), tta, face_crop)
+            return await run_in_threadpool(image_result, state, await upload.read(), tta, face_crop, uncertain_below)
 
     @app.post("/api/video")
     async def video(request: Request) -> dict:
@@ -150,9 +152,11 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
         try:
             async with request.form(**FORM_FIELDS) as form:
                 upload = _upload(form, limits.video, "video")
-                tta, smoothing = _settings(state, form)
+                tta, smoothing, uncertain_below = _settings(state, form)
                 cancelled = threading.Event()
-                job = asyncio.ensure_future(run_in_threadpool(jobs.run, state, upload.file, tta, smoothing, cancelled))
+                job = asyncio.ensure_future(
+                    run_in_threadpool(jobs.run, state, upload.file, tta, smoothing, cancelled, uncertain_below)
+                )
                 while not (await asyncio.wait({job}, timeout=0.5))[0]:
                     if await request.is_disconnected():
                         cancelled.set()  # the job stops at its next frame
@@ -264,16 +268,23 @@ def _text_field(form: FormData, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _settings(state: ServingState, form: FormData) -> tuple[str, float]:
-    """The form's tta and smoothing fields, the server's settings where it has none."""
+def _settings(state: ServingState, form: FormData) -> tuple[str, float, float]:
+    """The form's tta, smoothing and uncertain_below fields, the server's settings (uncertain_below: 0, off) where
+    it has none."""
     tta = _text_field(form, "tta") or state.tta
-    smoothing_text = _text_field(form, "smoothing")
+    smoothing = _number_field(form, "smoothing", state.smoothing, "[0, 1) (0: off)")
+    uncertain_below = _number_field(form, "uncertain_below", 0.0, "[0, 1] (0: off)")
+    check_settings(tta, smoothing, uncertain_below)
+    return tta, smoothing, uncertain_below
+
+
+def _number_field(form: FormData, name: str, default: float, expected: str) -> float:
+    """The form's field `name` as a number (check_settings checks its range), `default` when it is absent."""
+    text = _text_field(form, name)
     try:
-        smoothing = float(smoothing_text or state.smoothing)
+        return float(text or default)
     except ValueError:
-        raise FerLabError(f"smoothing {shown(smoothing_text)} must be a number in [0, 1) (0: off)") from None
-    check_settings(tta, smoothing)
-    return tta, smoothing
+        raise FerLabError(f"{name} {shown(text)} must be a number in {expected}") from None
 
 
 def _face_crop(form: FormData) -> bool:

@@ -151,19 +151,21 @@ class SerializedRecognizer:
 
 
 class Session:
-    """One browser connection: its TTA and smoothing settings, and its faces followed across frames."""
+    """One browser connection: its TTA, smoothing and uncertainty settings, and its faces followed across frames."""
 
     def __init__(self, state: ServingState):
-        self.state, self.tta = state, state.tta
+        self.state, self.tta, self.uncertain_below = state, state.tta, 0.0
         self.smoother, self.generation = FaceSmoother(state.smoothing), state.generation
 
     def configure(self, settings: dict) -> dict:
-        """Apply {"tta": ..., "smoothing": ...} (either may be left out); returns the settings now in use."""
+        """Apply {"tta": ..., "smoothing": ..., "uncertain_below": ...} (any may be left out); returns the settings
+        now in use."""
         tta = settings.get("tta", self.tta)
         smoothing = settings.get("smoothing", self.smoother.strength)
-        check_settings(tta, smoothing)
-        self.tta, self.smoother.strength = tta, float(smoothing)
-        return {"tta": self.tta, "smoothing": self.smoother.strength}
+        uncertain_below = settings.get("uncertain_below", self.uncertain_below)
+        check_settings(tta, smoothing, uncertain_below)
+        self.tta, self.smoother.strength, self.uncertain_below = tta, float(smoothing), float(uncertain_below)
+        return {"tta": self.tta, "smoothing": self.smoother.strength, "uncertain_below": self.uncertain_below}
 
     def predict(self, frame: np.ndarray) -> list[FacePrediction]:
         """Every face of a BGR frame with its probabilities smoothed over this session's previous frames."""
@@ -171,11 +173,21 @@ class Session:
         if self.generation != self.state.generation:  # another model: its classes start afresh
             self.smoother, self.generation = FaceSmoother(self.smoother.strength), self.state.generation
         _, probs = self.smoother.update(boxes, probs)
-        return [recognizer.face_prediction(box, p) for box, p in zip(boxes, probs, strict=True)]
+        return [recognizer.face_prediction(box, p, self.uncertain_below) for box, p in zip(boxes, probs, strict=True)]
 
 
-def check_settings(tta, smoothing) -> None:
+def check_settings(tta, smoothing, uncertain_below=0.0) -> None:
+    """Refuse settings a client sent that are not a TTA mode, a smoothing in [0, 1) or a threshold in [0, 1]."""
     if tta not in TTA_MODES:
         raise FerLabError(f"unknown tta {shown(tta)}: expected one of {', '.join(TTA_MODES)}")
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
+    if not _number(smoothing) or not 0.0 <= smoothing < 1.0:
         raise FerLabError(f"smoothing {shown(smoothing)} must be a number in [0, 1) (0: off)")
+    if not _number(uncertain_below) or not 0.0 <= uncertain_below <= 1.0:
+        raise FerLabError(
+            f"uncertain_below {shown(uncertain_below)} must be a number in [0, 1] (0: off; faces whose top "
+            "probability is below it are labelled uncertain)"
+        )
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -56,16 +56,17 @@ def faces_result(image: np.ndarray, faces: Sequence[FacePrediction], started: fl
     return result if faces else {**result, "message": no_face}
 
 
-def image_result(state: ServingState, data: bytes, tta: str, face_crop: bool) -> dict:
+def image_result(state: ServingState, data: bytes, tta: str, face_crop: bool, uncertain_below: float = 0.0) -> dict:
     """Every face of an uploaded image, largest first; the whole image as one face when `face_crop` is set, or when
-    no face is found in a SMALL_IMAGE (the answer's `whole_image` says whether it was)."""
+    no face is found in a SMALL_IMAGE (the answer's `whole_image` says whether it was). A face whose top probability
+    is below `uncertain_below` is labelled uncertain."""
     started = time.perf_counter()
     image = decode_image(data, state.limits.image_pixels, "image")
     boxes, probs, recognizer = state.analyse(image, tta, whole=face_crop)
     small = not boxes and max(image.shape[:2]) <= SMALL_IMAGE
     if small:
         boxes, probs, recognizer = state.analyse(image, tta, whole=True)
-    faces = [recognizer.face_prediction(b, p) for b, p in zip(boxes, probs, strict=True)]
+    faces = [recognizer.face_prediction(b, p, uncertain_below) for b, p in zip(boxes, probs, strict=True)]
     result = faces_result(image, faces, started, NO_FACE_IN_IMAGE)
     return {**result, "whole_image": face_crop or small, **({"message": SCORED_WHOLE} if small else {})}
 
@@ -109,7 +110,15 @@ class VideoJobs:
     def release(self) -> None:
         self._slots.release()
 
-    def run(self, state: ServingState, video: BinaryIO, tta: str, smoothing: float, cancelled: threading.Event) -> dict:
+    def run(
+        self,
+        state: ServingState,
+        video: BinaryIO,
+        tta: str,
+        smoothing: float,
+        cancelled: threading.Event,
+        uncertain_below: float = 0.0,
+    ) -> dict:
         """Run the live loop over an uploaded video (its slot reserved); the answer links its annotated video and
         CSV. The upload is read only if its first bytes are those of an MP4/MOV, WebM/MKV or AVI container."""
         self.expire()
@@ -133,6 +142,7 @@ class VideoJobs:
                 "output": str(folder / ANNOTATED),
                 "csv": str(folder / CSV),
                 "smoothing": smoothing,
+                "uncertain_below": uncertain_below,
                 "show_fps": False,
                 "max_frames": self.limits.video_frames,
             }

@@ -1,7 +1,8 @@
-"""PNG figures for MLflow: confusion matrix, training curves, a grid of sample predictions."""
+"""PNG figures for MLflow: confusion matrix, reliability diagram, training curves, a grid of sample predictions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from fer_lab.evaluation.calibration import ECE_BINS, reliability
 from fer_lab.evaluation.metrics import SplitReport
 
 
@@ -39,6 +41,28 @@ def plot_confusion(report: SplitReport, class_names: tuple[str, ...], path: Path
         fontsize=9,
     )
     return _save(fig, path)
+
+
+def plot_reliability(labels: np.ndarray, curves: Mapping[str, np.ndarray], title: str, path: Path) -> Path:
+    """Accuracy against confidence in ECE_BINS bins of the top probability, one line per named set of probabilities
+    (N, K) in `curves` (with its ECE), and the share of rows in each bin below."""
+    fig, (ax, share) = plt.subplots(
+        2, 1, figsize=(4.8, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True
+    )
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="calibrated")
+    centres = (np.arange(ECE_BINS) + 0.5) / ECE_BINS
+    for name, probs in curves.items():
+        bins = reliability(probs, labels)
+        filled = bins.counts > 0
+        ax.plot(bins.confidence[filled], bins.accuracy[filled], marker="o", ms=4, label=f"{name}: ECE {bins.ece:.3f}")
+        share.plot(centres, bins.counts / bins.counts.sum(), drawstyle="steps-mid")
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    share.set(xlabel="confidence (top probability)", ylabel="share of rows")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def plot_curves(history: dict[str, list[float]], path: Path) -> Path:

@@ -7,7 +7,7 @@ its model card) and MODEL_CARD.md. The model URI `bundled` names it wherever a m
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fer_lab.errors import FerLabError
@@ -55,6 +55,21 @@ def write_bundled_model(model, metadata: ModelMetadata, card: dict, folder: Path
     folder = Path(folder or BUNDLED_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     _inference_copy(model).save(folder / MODEL_FILE)
+    return _write_info(folder, metadata, card)
+
+
+def write_calibration(temperature: float, calibration: dict, folder: Path | None = None) -> BundledModel:
+    """Give the bundled model `temperature` (in its metadata) and the `calibration` numbers (in its card, which is
+    rendered again)."""
+    bundled = bundled_model(folder)
+    bundled = _write_info(
+        bundled.folder, replace(bundled.metadata, temperature=temperature), {**bundled.card, "calibration": calibration}
+    )
+    (bundled.folder / CARD_FILE).write_text(render_card(bundled))
+    return bundled
+
+
+def _write_info(folder: Path, metadata: ModelMetadata, card: dict) -> BundledModel:
     (folder / INFO_FILE).write_text(json.dumps({"metadata": metadata.to_dict(), "card": card}, indent=2) + "\n")
     return bundled_model(folder)
 
@@ -67,12 +82,14 @@ def _inference_copy(model):
 
 
 def bundled_mlflow_model(cache: Path) -> Path:
-    """The bundled model as an MLflow model folder under `cache` (written once), for `mlflow models serve`."""
+    """The bundled model as an MLflow model folder under `cache` (written once per model and metadata), for
+    `mlflow models serve`."""
     import hashlib
 
     bundled = bundled_model()
-    digest = hashlib.sha256(bundled.model_file.read_bytes()).hexdigest()[:16]
-    folder = Path(cache) / f"bundled-{digest}"
+    digest = hashlib.sha256(bundled.model_file.read_bytes())
+    digest.update(json.dumps(bundled.metadata.to_dict(), sort_keys=True).encode())
+    folder = Path(cache) / f"bundled-{digest.hexdigest()[:16]}"
     if not (folder / "MLmodel").is_file():
         import keras
         import mlflow
@@ -183,6 +200,27 @@ Checkpoint chosen on validation accuracy only. Scores with test-time augmentatio
 {test_row}
 
 Speed: {c["ms_per_face"]} ms per face (model only, tta={c["tta"]}, one face per call, on the training machine).
+{_calibration_section(c.get("calibration"), m.temperature)}"""
+
+
+def _calibration_section(calibration: dict | None, temperature: float) -> str:
+    """The card's calibration paragraph and table, when the model was calibrated (`python -m fer_lab.calibrate`)."""
+    if not calibration:
+        return ""
+    rows = "\n".join(
+        f"| {split} | {calibration[f'{split}_ece_before']:.4f} | {calibration[f'{split}_ece_after']:.4f} |"
+        for split in ("val", "test")
+        if f"{split}_ece_after" in calibration
+    )
+    return f"""
+Calibration: the served probabilities are the model's scaled by temperature {temperature:.3f} (softmax of the
+log-probabilities divided by it), fitted on the validation rows at tta={calibration["tta"]} by
+`{calibration["command"]}`.
+Expected calibration error (top label, {calibration["bins"]} equal-width bins), before and after:
+
+| split | ECE before | ECE after |
+|---|---|---|
+{rows}
 """
 
 

@@ -126,10 +126,11 @@ def predict_exported(fmt: str, output: Path, x: np.ndarray) -> np.ndarray:
 
 
 def check_export(recognizer: EmotionRecognizer, fmt: str, output: Path, n: int, tolerance: float) -> float:
-    """Largest |probability difference| between the export and Keras on n random images; raises if > tolerance."""
+    """Largest |probability difference| between the export and the Keras model (both before the temperature) on n
+    random images; raises if > tolerance."""
     size = recognizer.image_size
     x = np.random.default_rng(0).integers(0, 256, (n, size, size, 1)).astype("float32")
-    diff = float(np.max(np.abs(predict_exported(fmt, output, x) - recognizer.predict_proba(x))))
+    diff = float(np.max(np.abs(predict_exported(fmt, output, x) - np.asarray(recognizer.model.predict_on_batch(x)))))
     if not diff <= tolerance:
         raise FerLabError(
             f"the {fmt} export {output} disagrees with the Keras model: max probability "
@@ -151,6 +152,7 @@ def export_checked(
         "source": source,
         "format": fmt,
         "input": f"float32 (N, {recognizer.image_size}, {recognizer.image_size}, 1) raw pixels 0..255",
+        "output": "class probabilities (N, K) before the temperature: softmax(log(p) / temperature) calibrates them",
     }
     Path(f"{output}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return diff

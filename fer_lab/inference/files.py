@@ -42,8 +42,11 @@ def collect_files(paths: Sequence[str]) -> tuple[list[Path], list[FileResult]]:
     return files, missing
 
 
-def predict_files(recognizer: EmotionRecognizer, files: Sequence[Path]) -> list[FileResult]:
-    """One result per file; the faces of CHUNK files at a time are classified in one batch."""
+def predict_files(
+    recognizer: EmotionRecognizer, files: Sequence[Path], uncertain_below: float = 0.0
+) -> list[FileResult]:
+    """One result per file; the faces of CHUNK files at a time are classified in one batch. A face whose top
+    probability is below `uncertain_below` is labelled uncertain."""
     results = []
     for start in range(0, len(files), CHUNK):
         found: list[tuple[Path, list[Box], np.ndarray | None, str | None]] = []
@@ -68,7 +71,9 @@ def predict_files(recognizer: EmotionRecognizer, files: Sequence[Path]) -> list[
         offset = 0
         for path, boxes, _, error in found:
             face_probs, offset = probs[offset : offset + len(boxes)], offset + len(boxes)
-            faces = tuple(recognizer.face_prediction(b, p) for b, p in zip(boxes, face_probs, strict=True))
+            faces = tuple(
+                recognizer.face_prediction(b, p, uncertain_below) for b, p in zip(boxes, face_probs, strict=True)
+            )
             results.append(FileResult(str(path), faces, error))
     return results
 

@@ -17,7 +17,8 @@ def load_model(uri: str, tracking_uri: str | None = None):
     if str(uri) == BUNDLED_URI:
         bundled = bundled_model()
         meta = bundled.metadata
-        return load_model_file(bundled.model_file, meta.class_names, meta.image_size, meta.face_margin, meta.model_name)
+        model, _ = load_model_file(bundled.model_file, meta.class_names, meta.image_size, meta.face_margin)
+        return model, meta
     if str(uri).endswith(".keras"):
         return load_model_file(uri)
     from fer_lab.tracking.uri import configure_tracking

@@ -23,6 +23,7 @@ PALETTE = [
     (120, 120, 255),
 ]
 """BGR colour of each class, in class order."""
+UNCERTAIN_COLOR = (128, 128, 128)
 
 
 def draw_faces(
@@ -39,7 +40,7 @@ def draw_faces(
 
 def _draw_face(frame: np.ndarray, face: FacePrediction, class_names: Sequence[str]) -> None:
     b = face.box
-    color = PALETTE[class_names.index(face.label) % len(PALETTE)]
+    color = UNCERTAIN_COLOR if face.uncertain else PALETTE[class_names.index(face.label) % len(PALETTE)]
     cv2.rectangle(frame, (b.x, b.y), (b.x + b.w, b.y + b.h), color, 2)
     text = f"{face.label} {face.confidence:.0%}"
     (tw, th), _ = cv2.getTextSize(text, FONT, 0.55, 1)

@@ -14,19 +14,26 @@ from fer_lab.inference.detectors import make_detector
 from fer_lab.inference.faces import Box, FaceDetector, crop_faces, to_gray
 from fer_lab.inference.loading import load_model, load_model_file
 from fer_lab.labels import EMOTIONS
-from fer_lab.tracking.model_io import ModelMetadata, registry_uri
+from fer_lab.tracking.model_io import ModelMetadata, apply_temperature, registry_uri
 from fer_lab.tracking.registry import CHAMPION
 
 BATCH = 256
+UNCERTAIN = "uncertain"
+"""The label of a face whose top probability is below the threshold the caller asked for."""
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """The top label, its probability, and the probability of every class (in class order)."""
+    """The top label (UNCERTAIN when its probability is below the threshold asked for), its probability, and the
+    probability of every class (in class order)."""
 
     label: str
     confidence: float
     probabilities: dict[str, float]
+
+    @property
+    def uncertain(self) -> bool:
+        return self.label == UNCERTAIN
 
 
 @dataclass(frozen=True)
@@ -37,10 +44,13 @@ class FacePrediction(Prediction):
 
 
 class EmotionRecognizer:
-    """A trained fer_lab model with its logged preprocessing (image size, face margin, class names).
+    """A trained fer_lab model with its logged preprocessing (image size, face margin, class names) and temperature.
 
     predict() classifies images that are already faces; detect_and_predict() finds the faces in a
-    frame first. Models take raw 0..255 grayscale pixels: all scaling happens inside the model.
+    frame first. Models take raw 0..255 grayscale pixels: all scaling happens inside the model. The probabilities
+    are the model's scaled by its metadata's temperature (calibrated, when `python -m fer_lab.calibrate` fitted one).
+    Each prediction method takes `uncertain_below` (0: off): a face whose top probability is below it is labelled
+    UNCERTAIN.
     """
 
     def __init__(
@@ -124,18 +134,21 @@ class EmotionRecognizer:
         )
 
     def predict_proba(self, faces: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, K) for preprocessed faces (N, S, S, 1) 0..255, in batches of BATCH.
+        """Class probabilities (N, K) for preprocessed faces (N, S, S, 1) 0..255, in batches of BATCH, scaled by the
+        model's temperature.
 
         predict_on_batch, not predict: for the few faces of a frame predict's per-call overhead
         costs more than the model itself.
         """
         x = np.asarray(faces, dtype="float32")
         chunks = [self._forward(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.class_names)), dtype="float32")
+        if not chunks:
+            return np.zeros((0, len(self.class_names)), dtype="float32")
+        return apply_temperature(np.concatenate(chunks), self.metadata.temperature)
 
-    def predict(self, images) -> list[Prediction]:
+    def predict(self, images, uncertain_below: float = 0.0) -> list[Prediction]:
         """Predictions for face images (see preprocess); whole photos need detect_and_predict."""
-        return [self._prediction(p) for p in self.predict_proba(self.preprocess(images))]
+        return [self._prediction(p, uncertain_below) for p in self.predict_proba(self.preprocess(images))]
 
     def detect(self, frame: np.ndarray) -> tuple[list[Box], np.ndarray]:
         """Face boxes of a BGR or grayscale frame, and the frame's grayscale version."""
@@ -146,14 +159,14 @@ class EmotionRecognizer:
         """Model input (N, S, S, 1) for the faces at `boxes`, with the training face margin."""
         return crop_faces(gray, boxes, self.image_size, self.metadata.face_margin)
 
-    def detect_and_predict(self, frame: np.ndarray) -> list[FacePrediction]:
+    def detect_and_predict(self, frame: np.ndarray, uncertain_below: float = 0.0) -> list[FacePrediction]:
         """Every face of a frame (largest first), classified in one batch."""
         boxes, gray = self.detect(frame)
         probs = self.predict_proba(self.crop(gray, boxes))
-        return [self.face_prediction(box, p) for box, p in zip(boxes, probs, strict=True)]
+        return [self.face_prediction(box, p, uncertain_below) for box, p in zip(boxes, probs, strict=True)]
 
-    def face_prediction(self, box: Box, probs: np.ndarray) -> FacePrediction:
-        p = self._prediction(probs)
+    def face_prediction(self, box: Box, probs: np.ndarray, uncertain_below: float = 0.0) -> FacePrediction:
+        p = self._prediction(probs, uncertain_below)
         return FacePrediction(p.label, p.confidence, p.probabilities, box)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -162,16 +175,21 @@ class EmotionRecognizer:
 
         return forward_with_tta(self.model, x, self.tta, self.crop_fraction)
 
-    def _prediction(self, probs: np.ndarray) -> Prediction:
-        top = int(np.argmax(probs))
+    def _prediction(self, probs: np.ndarray, uncertain_below: float) -> Prediction:
         return Prediction(
-            self.class_names[top],
-            float(probs[top]),
+            top_label(probs, self.class_names, uncertain_below),
+            float(np.max(probs)),
             {name: float(v) for name, v in zip(self.class_names, probs, strict=True)},
         )
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.image_size, self.image_size, 1), dtype="float32")
+
+
+def top_label(probs: np.ndarray, class_names: Sequence[str], uncertain_below: float = 0.0) -> str:
+    """The class of the highest of `probs`, or UNCERTAIN when it is below `uncertain_below`."""
+    top = int(np.argmax(probs))
+    return UNCERTAIN if probs[top] < uncertain_below else class_names[top]
 
 
 def _pixels(image) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Client side of `make serve` (mlflow's scoring server): read a model's metadata, build the request body
-from face crops, post it to /invocations and label the answer."""
+from face crops, post it to /invocations and label the answer (with the model's temperature)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from fer_lab.errors import FerLabError
 from fer_lab.inference.bundled import BUNDLED_URI, bundled_model
 from fer_lab.inference.faces import Box
-from fer_lab.tracking.model_io import METADATA_KEY, ModelMetadata
+from fer_lab.tracking.model_io import METADATA_KEY, ModelMetadata, apply_temperature
 
 DEFAULT_URL = "http://127.0.0.1:5001"
 ENDPOINT = "/invocations"
@@ -82,7 +82,9 @@ def post(url: str, body: dict) -> np.ndarray:
 
 
 def labelled_faces(meta: ModelMetadata, boxes: Sequence[Box], probs: np.ndarray) -> list[dict]:
-    """Box, label, confidence and every class probability of each face, as JSON-ready dicts."""
+    """Box, label, confidence and every class probability of each face, as JSON-ready dicts; `probs` are the served
+    model's, scaled here by its temperature as EmotionRecognizer scales them."""
+    probs = apply_temperature(probs, meta.temperature)
     return [
         {
             "box": {"x": b.x, "y": b.y, "w": b.w, "h": b.h},

@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_lab.errors import FerLabError
 from fer_lab.inference.faces import Box
+from fer_lab.inference.recognizer import top_label
 
 DEFAULT_FPS = 30.0
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
@@ -96,16 +97,17 @@ class VideoSink:
 
 
 class FaceCsv:
-    """One CSV row per detected face per frame: time, box, track id, label and all probabilities."""
+    """One CSV row per detected face per frame: time, box, track id, label (uncertain when the top probability is
+    below `uncertain_below`) and all probabilities."""
 
-    def __init__(self, path: str | Path, class_names: Sequence[str]):
+    def __init__(self, path: str | Path, class_names: Sequence[str], uncertain_below: float = 0.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.file = self.path.open("w", newline="")
         except OSError as err:
             raise FerLabError(f"cannot write CSV {self.path}: {err.strerror}") from None
-        self.class_names = tuple(class_names)
+        self.class_names, self.uncertain_below = tuple(class_names), uncertain_below
         self.writer = csv.writer(self.file)
         self.writer.writerow(
             [
@@ -125,7 +127,6 @@ class FaceCsv:
 
     def write(self, frame: int, seconds: float, boxes: Sequence[Box], tracks: Sequence[int], probs: np.ndarray) -> None:
         for face, (box, track, p) in enumerate(zip(boxes, tracks, probs, strict=True)):
-            top = int(np.argmax(p))
             self.writer.writerow(
                 [
                     frame,
@@ -136,8 +137,8 @@ class FaceCsv:
                     box.y,
                     box.w,
                     box.h,
-                    self.class_names[top],
-                    f"{p[top]:.4f}",
+                    top_label(p, self.class_names, self.uncertain_below),
+                    f"{np.max(p):.4f}",
                     *(f"{v:.4f}" for v in p),
                 ]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,19 +19,42 @@ _BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax":
 
 @dataclass(frozen=True)
 class ModelMetadata:
-    """What inference needs to reproduce training's input: read from the logged model, never re-typed."""
+    """What inference needs to reproduce training's input and serve calibrated probabilities: read from the logged
+    model, never re-typed. `temperature` scales the model's probabilities (apply_temperature); 1.0 leaves them."""
 
     class_names: tuple[str, ...]
     image_size: int
     face_margin: float
     model_name: str
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise FerLabError(f"model {self.model_name!r} has temperature {self.temperature}: it must be positive")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "class_names": list(self.class_names), "channels": 1, "pixel_range": [0, 255]}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelMetadata:
-        return cls(tuple(d["class_names"]), int(d["image_size"]), float(d["face_margin"]), str(d["model_name"]))
+        """The metadata of to_dict; metadata written before temperatures existed gets 1.0."""
+        return cls(
+            tuple(d["class_names"]),
+            int(d["image_size"]),
+            float(d["face_margin"]),
+            str(d["model_name"]),
+            float(d.get("temperature", 1.0)),
+        )
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T) of class probabilities p (..., K), in their dtype: flatter for T > 1, sharper for T < 1,
+    the same order of classes; T = 1 returns `probs` itself."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.maximum(np.asarray(probs, dtype="float64"), np.finfo("float64").tiny)) / temperature
+    scaled = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.asarray(probs).dtype)
 
 
 def pip_requirements() -> list[str]:

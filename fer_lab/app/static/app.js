@@ -5,6 +5,7 @@ const $ = (selector) => document.querySelector(selector);
 const FRAME_WIDTH = 640;  // frames are downscaled to this width before they are sent
 const JPEG_QUALITY = 0.8;
 const COLORS = ["#e63c3c", "#3ca03c", "#a050b4", "#f0c828", "#2878c8", "#28c8e6", "#bebebe", "#ff7878"];
+const UNCERTAIN = "uncertain";  // the label of a face whose top probability is below the "Uncertain below" slider
 const stats = { frames: 0, serverMs: 0, fps: 0 };  // frames answered, their summed server ms, smoothed FPS
 window.ferLab = { stats, last: null };
 
@@ -39,7 +40,7 @@ function drawFaces(ctx, faces) {
   for (const face of faces) {
     const { x, y, w, h } = face.box;
     const names = Object.keys(face.probabilities);
-    const color = COLORS[names.indexOf(face.label) % COLORS.length];
+    const color = face.label === UNCERTAIN ? "#808080" : COLORS[names.indexOf(face.label) % COLORS.length];
     const line = Math.max(2, ctx.canvas.width / 320);
     ctx.lineWidth = line;
     ctx.strokeStyle = color;
@@ -152,7 +153,11 @@ function connect() {
 
 function sendSettings() {
   if (socket && socket.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify({ tta: $("#tta").value, smoothing: Number($("#smoothing").value) }));
+    socket.send(JSON.stringify({
+      tta: $("#tta").value,
+      smoothing: Number($("#smoothing").value),
+      uncertain_below: Number($("#uncertain").value),
+    }));
   }
 }
 
@@ -193,6 +198,11 @@ $("#smoothing").oninput = () => {
   $("#smoothing-value").textContent = value ? value.toFixed(1) : "off";
   sendSettings();
 };
+$("#uncertain").oninput = () => {
+  const value = Number($("#uncertain").value);
+  $("#uncertain-value").textContent = value ? value.toFixed(2) : "off";
+  sendSettings();
+};
 
 // ---- uploads
 $("#image-form").onsubmit = async (event) => {
@@ -202,6 +212,7 @@ $("#image-form").onsubmit = async (event) => {
   const body = new FormData();
   body.append("file", file);
   body.append("tta", $("#tta").value);
+  body.append("uncertain_below", $("#uncertain").value);
   body.append("face_crop", $("#face-crop").checked ? "true" : "false");
   try {
     const result = await api("/api/image", { method: "POST", body });
@@ -228,6 +239,7 @@ $("#video-form").onsubmit = async (event) => {
   body.append("file", file);
   body.append("tta", $("#tta").value);
   body.append("smoothing", $("#smoothing").value);
+  body.append("uncertain_below", $("#uncertain").value);
   const result = $("#video-result");
   result.textContent = "annotating…";
   try {
