@@ -95,7 +95,8 @@ def config_key(cfg: DictConfig) -> str:
 
 
 class Checkpointing(keras.callbacks.Callback):
-    """After each epoch: keep the best weights by a validation metric, save the last model and the state,
+    """After each epoch: keep the best weights by a validation metric, save the last model and the state, add the
+    run's training minutes so far to the epoch's logs (`train_minutes`, a resumed run's earlier processes included),
     and stop once `patience` epochs of this phase pass without improvement (0: never)."""
 
     def __init__(
@@ -110,9 +111,10 @@ class Checkpointing(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
+        logs = logs if logs is not None else {}
         self.state.train_seconds += time.perf_counter() - self._epoch_start
         self.state.epochs_run += 1
+        logs["train_minutes"] = self.state.train_seconds / 60  # cumulative, logged as epoch/train_minutes
         if self.monitor not in logs:
             raise FerLabError(
                 f"trainer.monitor={self.monitor} is not a logged metric; choose one of: "
