@@ -59,7 +59,13 @@ def main(cfg: DictConfig) -> None:
             split = split_to_score(data, cfg.split, uri, meta)
             _note(require_honest_split(split, uri, source_run, cfg))
             evaluation = evaluate_and_log(
-                model, data, [split], tta=cfg.tta, crop_fraction=cfg.crop_fraction, unseen_test=cfg.unseen_test
+                model,
+                data,
+                [split],
+                tta=cfg.tta,
+                crop_fraction=cfg.crop_fraction,
+                unseen_test=cfg.unseen_test,
+                temperature=meta.temperature(cfg.tta),
             )
             report = evaluation.reports[cfg.split]
             print(f"{report.summary()}\n{report.text}")

@@ -1,5 +1,5 @@
-"""Calibration: expected calibration error, temperature scaling stored with a model and applied by inference, and
-the "uncertain" label below a confidence threshold in predict, live and the app."""
+"""Calibration: expected calibration error, temperature scaling (one temperature per TTA mode) stored with a model
+and applied by inference, and the "uncertain" label below a confidence threshold in predict, live and the app."""
 
 from __future__ import annotations
 
@@ -63,31 +63,55 @@ def test_risk_coverage_keeps_the_confident_faces():
     assert rows[3].coverage == 0.0 and np.isnan(rows[3].accuracy)
 
 
-def test_metadata_round_trips_the_temperature_and_old_metadata_means_none():
-    meta = ModelMetadata(EMOTIONS, 48, 0.1, "tiny", temperature=1.7)
+def test_metadata_round_trips_the_temperatures_and_old_metadata_means_none():
+    meta = ModelMetadata(EMOTIONS, 48, 0.1, "tiny", temperatures={"crops": 0.9, "none": 1.7})
     assert ModelMetadata.from_dict(json.loads(json.dumps(meta.to_dict()))) == meta
-    old = {k: v for k, v in meta.to_dict().items() if k != "temperature"}
-    assert ModelMetadata.from_dict(old).temperature == 1.0
-    with pytest.raises(FerLabError, match=r"temperature 0\.0: it must be positive"):
-        ModelMetadata(EMOTIONS, 48, 0.1, "tiny", temperature=0.0)
+    assert (meta.temperature("none"), meta.temperature("crops"), meta.temperature("flip")) == (1.7, 0.9, 1.0)
+    old = {k: v for k, v in meta.to_dict().items() if k != "temperatures"}
+    assert ModelMetadata.from_dict(old).temperatures == {}
+    for bad, message in (
+        ({"none": 0.0}, r"temperature 0\.0 for tta=none: it must be a positive number"),
+        ({"flip": float("nan")}, r"temperature nan for tta=flip"),
+        ({"crops": "2"}, r"temperature '2' for tta=crops"),
+        ({"ten": 1.5}, r"a temperature for tta 'ten': expected one of none, flip, crops"),
+    ):
+        with pytest.raises(FerLabError, match=message):
+            ModelMetadata(EMOTIONS, 48, 0.1, "tiny", temperatures=bad)
 
 
-def test_the_recognizer_serves_probabilities_at_the_models_temperature():
+def test_the_recognizer_serves_probabilities_at_its_tta_modes_temperature():
     from fer_lab.inference.detectors import make_detector
     from fer_lab.inference.recognizer import EmotionRecognizer
 
     model, x = tiny_model(), faces(6).astype("float32")
-    meta = ModelMetadata(EMOTIONS, 48, 0.0, "tiny")
-    raw = EmotionRecognizer(model, meta, make_detector("skip")).predict_proba(x)
-    hot = EmotionRecognizer(model, ModelMetadata(EMOTIONS, 48, 0.0, "tiny", temperature=3.0), make_detector("skip"))
+    plain = ModelMetadata(EMOTIONS, 48, 0.0, "tiny")
+    raw = {
+        tta: EmotionRecognizer(model, plain, make_detector("skip"), tta).predict_proba(x) for tta in ("none", "crops")
+    }
+    meta = ModelMetadata(EMOTIONS, 48, 0.0, "tiny", temperatures={"none": 3.0, "crops": 0.5})
+    hot, sharp = (EmotionRecognizer(model, meta, make_detector("skip"), tta) for tta in ("none", "crops"))
     flat = hot.predict_proba(x)
-    np.testing.assert_allclose(flat, apply_temperature(raw, 3.0), rtol=1e-5)
+    np.testing.assert_allclose(flat, apply_temperature(raw["none"], 3.0), rtol=1e-5)
+    np.testing.assert_allclose(sharp.predict_proba(x), apply_temperature(raw["crops"], 0.5), rtol=1e-5)
     np.testing.assert_allclose(flat.sum(axis=1), 1.0, rtol=1e-5)
-    assert np.array_equal(flat.argmax(axis=1), raw.argmax(axis=1)) and np.all(flat.max(axis=1) < raw.max(axis=1))
-    assert [p.label for p in hot.predict(x)] == [EMOTIONS[i] for i in raw.argmax(axis=1)]
+    assert np.all(flat.max(axis=1) < raw["none"].max(axis=1))
+    assert np.all(sharp.predict_proba(x).max(axis=1) > raw["crops"].max(axis=1))
+    flipped, unscaled = (EmotionRecognizer(model, m, make_detector("skip"), "flip") for m in (meta, plain))
+    np.testing.assert_allclose(flipped.predict_proba(x), unscaled.predict_proba(x))  # no temperature at flip: 1
+    assert [p.label for p in hot.predict(x)] == [EMOTIONS[i] for i in raw["none"].argmax(axis=1)]
     uncertain = hot.predict(x, uncertain_below=1.0)
     assert all(p.uncertain and p.label == "uncertain" for p in uncertain)
     assert uncertain[0].probabilities == pytest.approx(dict(zip(EMOTIONS, flat[0].tolist(), strict=True)))
+
+
+def test_serve_request_scales_the_one_pass_answer_by_the_none_temperature():
+    from fer_lab.inference.faces import Box
+    from fer_lab.inference.serving import labelled_faces
+
+    probs = np.array([[0.7, 0.1, 0.1, 0.05, 0.05, 0, 0]], "float32")
+    meta = ModelMetadata(EMOTIONS, 48, 0.0, "tiny", temperatures={"none": 2.0, "crops": 0.5})
+    face = labelled_faces(meta, [Box(0, 0, 10, 10)], probs)[0]
+    assert face["confidence"] == round(float(apply_temperature(probs, 2.0)[0, 0]), 4) and face["label"] == "angry"
 
 
 def test_predict_labels_unsure_faces_uncertain(tiny_bundled, tmp_path, capsys):
@@ -213,24 +237,47 @@ def carded_bundled(tmp_path, monkeypatch, state_root):
     return folder
 
 
-CALIBRATE = ("data=synthetic", "data.samples_per_class=12", "tta=none")
+CALIBRATE = ("data=synthetic", "data.samples_per_class=12")
 
 
-def test_calibrate_writes_the_bundled_models_temperature_and_card(carded_bundled, run_module):
+def test_calibrate_writes_the_bundled_models_temperatures_and_card(carded_bundled, run_module):
     from fer_lab.inference.bundled import bundled_model
     from fer_lab.inference.loading import load_model
 
-    result = run_module("fer_lab.calibrate", "model_uri=bundled", *CALIBRATE)
+    result = run_module("fer_lab.calibrate", *CALIBRATE)  # no champion: the bundled model
     assert result.returncode == 0, result.stderr
-    assert "fitted on val at tta=none" in result.stdout and "| uncertain below | answered |" in result.stdout
+    for tta in ("none", "flip", "crops"):
+        assert f"fitted on val at tta={tta}" in result.stdout
+    assert "at tta=crops (the default of predict, live, app):" in result.stdout
+    assert "| uncertain below | answered |" in result.stdout and "bundled model's metadata" in result.stdout
     shipped = bundled_model()
-    assert shipped.metadata.temperature != 1.0 and load_model("bundled")[1] == shipped.metadata
+    temperatures = shipped.metadata.temperatures
+    assert set(temperatures) == {"none", "flip", "crops"} and load_model("bundled")[1] == shipped.metadata
     calibration = shipped.card["calibration"]
-    assert calibration["command"] == "python -m fer_lab.calibrate model_uri=bundled " + " ".join(CALIBRATE)
-    assert calibration["temperature"] == round(shipped.metadata.temperature, 4) and "test_ece_after" in calibration
+    assert calibration["command"] == "python -m fer_lab.calibrate " + " ".join(CALIBRATE)
     text = (carded_bundled / "MODEL_CARD.md").read_text()
-    assert f"temperature {shipped.metadata.temperature:.3f}" in text
-    assert f"| test | {calibration['test_ece_before']:.4f} | {calibration['test_ece_after']:.4f} |" in text
+    assert "| tta | T | val ECE before | val ECE after | test ECE before | test ECE after |" in text
+    for tta, t in temperatures.items():
+        mode = calibration["modes"][tta]
+        assert mode["temperature"] == round(t, 4)
+        row = f"| {tta} | {t:.3f} | {mode['val_ece_before']:.4f} | {mode['val_ece_after']:.4f} |"
+        assert f"{row} {mode['test_ece_before']:.4f} | {mode['test_ece_after']:.4f} |" in text
+
+
+def test_evaluate_logs_the_ece_at_the_models_temperature_for_its_tta(carded_bundled, run_module):
+    import mlflow
+
+    from fer_lab.inference.bundled import write_calibration
+
+    def evaluate() -> dict[str, float]:
+        result = run_module("fer_lab.evaluate", "model_uri=bundled", "split=test", "tta=none", *CALIBRATE)
+        assert result.returncode == 0, result.stderr
+        return mlflow.get_run(result.stdout.split("logged as MLflow run ")[1].split()[0]).data.metrics
+
+    plain = evaluate()
+    write_calibration({"none": 5.0, "crops": 1.0}, {})
+    scaled = evaluate()
+    assert scaled["test_accuracy"] == plain["test_accuracy"] and scaled["test_ece"] != pytest.approx(plain["test_ece"])
 
 
 def test_calibrate_logs_a_registered_model_again_as_a_new_version(state_root, run_module):
@@ -246,9 +293,13 @@ def test_calibrate_logs_a_registered_model_again_as_a_new_version(state_root, ru
     result = run_module("fer_lab.calibrate", "model_uri=models:/mine/1", *CALIBRATE)
     assert result.returncode == 0, result.stderr
     assert "as models:/mine/2; serve it with `python -m fer_lab.promote --name mine --version 2`" in result.stdout
-    assert load_logged_model("models:/mine/2")[1].temperature != 1.0
+    assert set(load_logged_model("models:/mine/2")[1].temperatures) == {"none", "flip", "crops"}
     version = mlflow.MlflowClient().get_model_version("mine", "2")
     metrics = mlflow.get_run(version.run_id).data.metrics
-    assert metrics["val_accuracy"] == 0.3 and metrics["val_ece"] != 0.2 and "temperature" in metrics
+    assert metrics["val_accuracy"] == 0.3 and "val_ece" not in metrics
+    for key in ("none_temperature", "val_none_ece_before", "val_flip_ece", "test_crops_ece", "test_crops_ece_before"):
+        assert key in metrics, key
+    figures = {a.path for a in mlflow.MlflowClient().list_artifacts(version.run_id, "figures")}
+    assert {"figures/reliability_val_none.png", "figures/reliability_test_crops.png"} <= figures
     refused = run_module("fer_lab.calibrate", "model_uri=model.keras", *CALIBRATE)
     assert refused.returncode == 2 and "bare .keras file, with no metadata" in refused.stderr

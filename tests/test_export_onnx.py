@@ -72,8 +72,9 @@ def test_bundled_model_exports_to_onnx(onnxruntime, state_root, compose_train):
     assert output == state_root / "exports" / "bundled.onnx" and diff <= 1e-4
     sidecar = json.loads(Path(f"{output}.json").read_text())
     assert sidecar["source"] == "bundled"
-    served = EmotionRecognizer.from_uri("bundled").predict_proba(faces())  # with the temperature the sidecar names
-    calibrated = apply_temperature(run_onnx(onnxruntime, output, faces()), sidecar["temperature"])
+    assert sidecar["tta"] == "none" and sidecar["temperatures"]["none"] != 1.0
+    served = EmotionRecognizer.from_uri("bundled", tta="none").predict_proba(faces())  # at the sidecar's temperature
+    calibrated = apply_temperature(run_onnx(onnxruntime, output, faces()), sidecar["temperatures"]["none"])
     np.testing.assert_allclose(calibrated, served, atol=1e-5)
 
 

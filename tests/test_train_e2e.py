@@ -103,9 +103,12 @@ def test_one_epoch_on_synthetic_data_is_tracked_and_registered(state_root, compo
         "data",
     ):
         assert path in artifacts, path
-    version = client.get_model_version_by_alias("e2e", "champion")
-    assert version.run_id == summary.run_id
-    model = mlflow.keras.load_model("models:/e2e@champion")
+    assert summary.promotion is not None and not summary.promotion.promoted  # synthetic faces never take champion
+    uri = f"models:/e2e/{summary.model_version}"
+    assert client.get_model_version("e2e", summary.model_version).run_id == summary.run_id
+    logged = mlflow.models.get_model_info(uri).metadata["fer_lab"]
+    assert logged["temperatures"] == {"flip": pytest.approx(run.data.metrics["temperature"])}  # evaluation.tta
+    model = mlflow.keras.load_model(uri)
     assert model.predict(keras.ops.zeros((2, 48, 48, 1)), verbose=0).shape == (2, 7)
     assert not list((state_root / "checkpoints").rglob("state.json")), "finished runs leave no checkpoint"
 

@@ -50,7 +50,8 @@ def evaluate_and_log(
 ) -> Evaluation:
     """Score `model` on `splits` of `data` and log the result to the active MLflow run.
 
-    The probabilities are the model's at `tta`, scaled by the model's `temperature` as inference serves them.
+    The probabilities are the model's at `tta`, scaled by `temperature` as inference serves them (the model's for
+    `tta`: ModelMetadata.temperature).
     With `unseen_test` and a test split among `splits`, the test rows are also scored apart by whether an exact
     copy of them is in data.train or data.val. Logs the metrics (with <split>_ece), figures/confusion_<split>.png,
     figures/reliability_<split>.png and reports/classification_<split>.txt.

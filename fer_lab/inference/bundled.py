@@ -58,12 +58,14 @@ def write_bundled_model(model, metadata: ModelMetadata, card: dict, folder: Path
     return _write_info(folder, metadata, card)
 
 
-def write_calibration(temperature: float, calibration: dict, folder: Path | None = None) -> BundledModel:
-    """Give the bundled model `temperature` (in its metadata) and the `calibration` numbers (in its card, which is
-    rendered again)."""
+def write_calibration(temperatures: dict[str, float], calibration: dict, folder: Path | None = None) -> BundledModel:
+    """Give the bundled model `temperatures` (TTA mode -> T, in its metadata) and the `calibration` numbers (in its
+    card, which is rendered again)."""
     bundled = bundled_model(folder)
     bundled = _write_info(
-        bundled.folder, replace(bundled.metadata, temperature=temperature), {**bundled.card, "calibration": calibration}
+        bundled.folder,
+        replace(bundled.metadata, temperatures=temperatures),
+        {**bundled.card, "calibration": calibration},
     )
     (bundled.folder / CARD_FILE).write_text(render_card(bundled))
     return bundled
@@ -200,26 +202,29 @@ Checkpoint chosen on validation accuracy only. Scores with test-time augmentatio
 {test_row}
 
 Speed: {c["ms_per_face"]} ms per face (model only, tta={c["tta"]}, one face per call, on the training machine).
-{_calibration_section(c.get("calibration"), m.temperature)}"""
+{_calibration_section(c.get("calibration"))}"""
 
 
-def _calibration_section(calibration: dict | None, temperature: float) -> str:
-    """The card's calibration paragraph and table, when the model was calibrated (`python -m fer_lab.calibrate`)."""
+def _calibration_section(calibration: dict | None) -> str:
+    """The card's calibration paragraph and table, one row per TTA mode, when the model was calibrated
+    (`python -m fer_lab.calibrate`)."""
     if not calibration:
         return ""
+    splits = [s for s in ("val", "test") if all(f"{s}_ece_after" in m for m in calibration["modes"].values())]
+    header = "".join(f" {s} ECE before | {s} ECE after |" for s in splits)
     rows = "\n".join(
-        f"| {split} | {calibration[f'{split}_ece_before']:.4f} | {calibration[f'{split}_ece_after']:.4f} |"
-        for split in ("val", "test")
-        if f"{split}_ece_after" in calibration
+        f"| {tta} | {m['temperature']:.3f} |"
+        + "".join(f" {m[f'{s}_ece_before']:.4f} | {m[f'{s}_ece_after']:.4f} |" for s in splits)
+        for tta, m in calibration["modes"].items()
     )
     return f"""
-Calibration: the served probabilities are the model's scaled by temperature {temperature:.3f} (softmax of the
-log-probabilities divided by it), fitted on the validation rows at tta={calibration["tta"]} by
+Calibration: the served probabilities are the model's at the TTA mode it runs with, scaled by that mode's
+temperature T (softmax of the log-probabilities divided by it), fitted on the validation rows at that mode by
 `{calibration["command"]}`.
 Expected calibration error (top label, {calibration["bins"]} equal-width bins), before and after:
 
-| split | ECE before | ECE after |
-|---|---|---|
+| tta | T |{header}
+|---|---:|{"---:|---:|" * len(splits)}
 {rows}
 """
 

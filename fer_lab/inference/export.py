@@ -152,7 +152,9 @@ def export_checked(
         "source": source,
         "format": fmt,
         "input": f"float32 (N, {recognizer.image_size}, {recognizer.image_size}, 1) raw pixels 0..255",
-        "output": "class probabilities (N, K) before the temperature: softmax(log(p) / temperature) calibrates them",
+        "tta": "none",
+        "output": "class probabilities (N, K) of one pass (tta none), before the temperature: "
+        "softmax(log(p) / temperatures['none']) calibrates them (1 when absent)",
     }
     Path(f"{output}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return diff

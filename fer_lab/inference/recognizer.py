@@ -44,11 +44,12 @@ class FacePrediction(Prediction):
 
 
 class EmotionRecognizer:
-    """A trained fer_lab model with its logged preprocessing (image size, face margin, class names) and temperature.
+    """A trained fer_lab model with its logged preprocessing (image size, face margin, class names) and temperatures.
 
     predict() classifies images that are already faces; detect_and_predict() finds the faces in a
     frame first. Models take raw 0..255 grayscale pixels: all scaling happens inside the model. The probabilities
-    are the model's scaled by its metadata's temperature (calibrated, when `python -m fer_lab.calibrate` fitted one).
+    are the model's at `tta` scaled by its metadata's temperature for that mode (calibrated, when
+    `python -m fer_lab.calibrate` fitted one).
     Each prediction method takes `uncertain_below` (0: off): a face whose top probability is below it is labelled
     UNCERTAIN.
     """
@@ -135,7 +136,7 @@ class EmotionRecognizer:
 
     def predict_proba(self, faces: np.ndarray) -> np.ndarray:
         """Class probabilities (N, K) for preprocessed faces (N, S, S, 1) 0..255, in batches of BATCH, scaled by the
-        model's temperature.
+        model's temperature for self.tta.
 
         predict_on_batch, not predict: for the few faces of a frame predict's per-call overhead
         costs more than the model itself.
@@ -144,7 +145,7 @@ class EmotionRecognizer:
         chunks = [self._forward(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
         if not chunks:
             return np.zeros((0, len(self.class_names)), dtype="float32")
-        return apply_temperature(np.concatenate(chunks), self.metadata.temperature)
+        return apply_temperature(np.concatenate(chunks), self.metadata.temperature(self.tta))
 
     def predict(self, images, uncertain_below: float = 0.0) -> list[Prediction]:
         """Predictions for face images (see preprocess); whole photos need detect_and_predict."""

@@ -1,5 +1,5 @@
 """Client side of `make serve` (mlflow's scoring server): read a model's metadata, build the request body
-from face crops, post it to /invocations and label the answer (with the model's temperature)."""
+from face crops, post it to /invocations and label the answer (with the model's temperature for one pass)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from fer_lab.tracking.model_io import METADATA_KEY, ModelMetadata, apply_tempera
 
 DEFAULT_URL = "http://127.0.0.1:5001"
 ENDPOINT = "/invocations"
+SERVED_TTA = "none"
+"""The TTA mode of the served model's answers: one pass per face."""
 
 
 def load_metadata(model_uri: str, tracking_uri: str | None = None) -> ModelMetadata:
@@ -83,8 +85,8 @@ def post(url: str, body: dict) -> np.ndarray:
 
 def labelled_faces(meta: ModelMetadata, boxes: Sequence[Box], probs: np.ndarray) -> list[dict]:
     """Box, label, confidence and every class probability of each face, as JSON-ready dicts; `probs` are the served
-    model's, scaled here by its temperature as EmotionRecognizer scales them."""
-    probs = apply_temperature(probs, meta.temperature)
+    model's (one pass), scaled here by its temperature for SERVED_TTA as EmotionRecognizer scales them."""
+    probs = apply_temperature(probs, meta.temperature(SERVED_TTA))
     return [
         {
             "box": {"x": b.x, "y": b.y, "w": b.w, "h": b.h},

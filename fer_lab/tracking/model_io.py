@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fer_lab.config import REGISTERED_MODEL_NAME
+from fer_lab.config import REGISTERED_MODEL_NAME, TTA_MODES
 from fer_lab.errors import FerLabError
 from fer_lab.tracking.registry import CHAMPION
 
@@ -20,30 +20,43 @@ _BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax":
 @dataclass(frozen=True)
 class ModelMetadata:
     """What inference needs to reproduce training's input and serve calibrated probabilities: read from the logged
-    model, never re-typed. `temperature` scales the model's probabilities (apply_temperature); 1.0 leaves them."""
+    model, never re-typed. `temperatures` maps a TTA mode to the temperature that scales the model's probabilities
+    at that mode (apply_temperature); a mode without one is served unscaled (1.0)."""
 
     class_names: tuple[str, ...]
     image_size: int
     face_margin: float
     model_name: str
-    temperature: float = 1.0
+    temperatures: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise FerLabError(f"model {self.model_name!r} has temperature {self.temperature}: it must be positive")
+        for mode, t in self.temperatures.items():
+            if mode not in TTA_MODES:
+                raise FerLabError(
+                    f"model {self.model_name!r} has a temperature for tta {mode!r}: expected one of "
+                    f"{', '.join(TTA_MODES)}"
+                )
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0):
+                raise FerLabError(
+                    f"model {self.model_name!r} has temperature {t!r} for tta={mode}: it must be a positive number"
+                )
+
+    def temperature(self, tta: str) -> float:
+        """The temperature of the model's probabilities at TTA mode `tta` (1.0 where none was fitted)."""
+        return float(self.temperatures.get(tta, 1.0))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "class_names": list(self.class_names), "channels": 1, "pixel_range": [0, 255]}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelMetadata:
-        """The metadata of to_dict; metadata written before temperatures existed gets 1.0."""
+        """The metadata of to_dict; without `temperatures`, none."""
         return cls(
             tuple(d["class_names"]),
             int(d["image_size"]),
             float(d["face_margin"]),
             str(d["model_name"]),
-            float(d.get("temperature", 1.0)),
+            dict(d.get("temperatures") or {}),
         )
 
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from fer_lab.config import registered_model_name
 from fer_lab.data import FerData, load_dataset
 from fer_lab.evaluation import SplitReport, UnseenTestReport
+from fer_lab.evaluation.calibration import fit_temperature
 from fer_lab.evaluation.plots import plot_curves, plot_samples
 from fer_lab.evaluation.tracked import evaluate_and_log
 from fer_lab.evaluation.tta import predict_with_tta
@@ -46,6 +47,8 @@ class TrainSummary:
 
 def run_training(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id: str | None = None) -> TrainSummary:
     """Train `cfg.model` on `cfg.data` and track it in MLflow. Rerunning after an interruption resumes."""
+    import mlflow
+
     validate_train_config(cfg)
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     seed_everything(training_seed(cfg), cfg.trainer.deterministic)
@@ -89,8 +92,10 @@ def run_training(cfg: DictConfig, overrides: Sequence[str] = (), parent_run_id: 
             crop_fraction=cfg.evaluation.crop_fraction,
             unseen_test=cfg.evaluation.unseen_test,
         )
+        temperature = fit_temperature(evaluation.probabilities["val"], data.val.labels)
+        mlflow.log_metric("temperature", temperature)
         _log_results(result, data, cfg, run.info.run_id)
-        version, promotion = _register(result, data, cfg)
+        version, promotion = _register(result, data, cfg, {str(cfg.evaluation.tta): temperature})
     store.clear()
     summary = TrainSummary(
         run.info.run_id, tracking_uri, evaluation.reports, result, version, promotion, evaluation.unseen_test
@@ -170,12 +175,19 @@ def _log_results(result: FitResult, data: FerData, cfg: DictConfig, run_id: str)
             )
 
 
-def _register(result: FitResult, data: FerData, cfg: DictConfig) -> tuple[str | None, Promotion | None]:
+def _register(
+    result: FitResult, data: FerData, cfg: DictConfig, temperatures: dict[str, float]
+) -> tuple[str | None, Promotion | None]:
+    """Log the model with its metadata (and `temperatures`, TTA mode -> T, fitted on val) and register it."""
     from mlflow import MlflowClient
 
     name = registered_model_name(cfg)
     metadata = ModelMetadata(
-        data.class_names, int(data.train.x.shape[1]), float(cfg.data.get("face_margin", 0.0)), str(cfg.model.name)
+        data.class_names,
+        int(data.train.x.shape[1]),
+        float(cfg.data.get("face_margin", 0.0)),
+        str(cfg.model.name),
+        temperatures,
     )
     info = log_keras_model(result.model, metadata, data.val.x[:4], registered_name=name or None)
     version = None if info.registered_model_version is None else str(info.registered_model_version)
