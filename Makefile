@@ -11,6 +11,8 @@ DOCS_PORT ?= 8000
 TEST_WORKERS ?= 2
 CLIENTS ?= 8
 UPLOADS ?= 20
+RECIPES ?= cnn_cpu_budget
+SPEEDRUN_MINUTES ?= 30
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
 MODELS ?= bundled models:/fer_lab@champion
 COMPARE ?= split=test
@@ -23,7 +25,8 @@ SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 
 .DEFAULT_GOAL := help
 .PHONY: help install data lint test test-slow docs docs-build demo train audit compare tune sweep tune-distributed ui server webcam live \
-        serve bench-inference bench-app bench-app-load bench-peer bench-detectors bench-face-crops bench-throughput bench-distill bench-tracking clean
+        serve bench-inference bench-app bench-app-load bench-peer bench-detectors bench-face-crops bench-throughput bench-speedrun bench-distill \
+        bench-tracking clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -115,6 +118,9 @@ bench-face-crops: install ## photos as training data: the bundled model on paste
 
 bench-throughput: install ## training img/s: fer_lab's augmentation vs ImageDataGenerator, cached head features
 	$(PY) benchmarks/bench_throughput.py --data $(dir $(DATA))
+
+bench-speedrun: install ## time to accuracy: RECIPES trained SPEEDRUN_MINUTES each on this machine, table and plot
+	$(PY) benchmarks/bench_speedrun.py --data $(dir $(DATA)) --minutes $(SPEEDRUN_MINUTES) --recipes $(RECIPES)
 
 bench-distill: install ## distillation cost: teacher outputs once per image vs per batch, epochs in the 110-min budget
 	$(PY) benchmarks/bench_distill.py --data $(dir $(DATA))
