@@ -57,13 +57,15 @@ class FoldSummary:
         return np.array([getattr(s, stat) for s in self.scores])
 
     def group_confusions(self) -> np.ndarray | None:
-        """Every fold's per-person confusion matrices (persons are on one fold's side only); None without groups."""
+        """Every fold's per-person confusion matrices; None without groups. A person appears once in the test folds
+        (each is tested in one fold) but may appear in several folds' validation splits."""
         parts = [s.group_confusions for s in self.scores if s.group_confusions is not None]
         return np.concatenate(parts) if parts and len(parts) == len(self.scores) else None
 
     def person_intervals(self) -> dict[str, Interval]:
-        """95% intervals of the pooled folds' accuracy and macro-F1 resampling persons ({} without groups)."""
-        by_group = self.group_confusions()
+        """95% intervals of the pooled test folds' accuracy and macro-F1 resampling persons ({} without groups, and
+        for validation, whose splits share persons across folds)."""
+        by_group = self.group_confusions() if self.split == "test" else None
         return {} if by_group is None else intervals_over_groups(by_group)
 
     def metrics(self) -> dict[str, float]:
@@ -81,8 +83,8 @@ class FoldSummary:
 
     def pooled(self) -> SplitReport:
         """One report of every fold's rows together: its confusion matrix is the sum of the folds', its intervals
-        resample persons when the folds have them."""
-        by_group = self.group_confusions()
+        resample persons for test folds with groups (each person is tested in one fold)."""
+        by_group = self.group_confusions() if self.split == "test" else None
         confusions = np.sum([s.confusion for s in self.scores], axis=0)[None] if by_group is None else by_group
         group, true_class, predicted = np.indices(confusions.shape).reshape(3, -1)
         counts = confusions.ravel()
