@@ -44,6 +44,8 @@ QUICK = (
     "model=cnn_tiny",
     "trainer.epochs=2",
     "evaluation.sample_grid=0",
+    "evaluation.tta=none",
+    "evaluation.unseen_test=false",
 )
 
 

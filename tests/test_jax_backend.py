@@ -1,6 +1,6 @@
 """The JAX backend (machines with JAX and no TensorFlow train on it): augmented models train jitted, end to end.
 
-Each test runs a fresh interpreter with KERAS_BACKEND=jax, since a process holds one Keras backend.
+The test runs a fresh interpreter with KERAS_BACKEND=jax, since a process holds one Keras backend.
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ from fer_lab.paths import CONF_DIR
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 
 
+TRAIN = ("data=synthetic", "data.samples_per_class=12", "model=cnn_tiny", "augmentation=default", "trainer.epochs=1")
+
+
 def run_jax(args: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_augmented_model_trains_jitted_with_new_augmentations_each_step_and_runs_jitted_once_loaded(
+def test_augmented_model_trains_jitted_with_new_augmentations_each_step_runs_jitted_once_loaded_and_trains_end_to_end(
     tmp_path, state_root
 ):
-    """Resumed training, evaluation and inference load saved models, which Keras compiles before fer_lab can act."""
+    """Resumed training, evaluation and inference load saved models, which Keras compiles before fer_lab can act;
+    then `python -m fer_lab.train` runs in the same interpreter."""
     script = textwrap.dedent(f"""
         import keras, mlflow, numpy as np
         from pathlib import Path
@@ -65,24 +69,15 @@ def test_augmented_model_trains_jitted_with_new_augmentations_each_step_and_runs
         assert loaded.jit_compile
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
         print("ok", len(seeds))
+        import runpy, sys
+        sys.argv = ["fer_lab.train", *{TRAIN!r}]
+        try:
+            runpy.run_module("fer_lab.train", run_name="__main__")
+        except SystemExit as end:
+            assert not end.code, end.code
     """)
     result = run_jax(["-c", script])
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ok")
     assert "support `jit_compile=True`" not in result.stderr
-
-
-def test_train_runs_end_to_end_on_jax(state_root):
-    result = run_jax(
-        [
-            "-m",
-            "fer_lab.train",
-            "data=synthetic",
-            "data.samples_per_class=12",
-            "model=cnn_tiny",
-            "augmentation=default",
-            "trainer.epochs=1",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
     assert "registered fer_lab_synthetic version 1; champion stays: trained on synthetic faces" in result.stdout
