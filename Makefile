@@ -16,6 +16,8 @@ SPEEDRUN_MINUTES ?= 30
 TUNE ?= model=custom_cnn tuner=random tuner.max_trials=20
 MODELS ?= bundled models:/fer_lab@champion
 COMPARE ?= split=test
+MODEL ?= bundled
+REPORT ?=
 SWEEP ?= model=cnn_3block,custom_cnn training.class_weight=none,balanced
 WORKERS ?= 2
 SERVER_DB ?= postgresql://127.0.0.1:5432/fer_lab
@@ -24,7 +26,7 @@ SERVER_PORT ?= 5000
 SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 
 .DEFAULT_GOAL := help
-.PHONY: help install data lint test test-slow docs docs-build demo train audit compare tune sweep tune-distributed ui server webcam live \
+.PHONY: help install data lint test test-slow docs docs-build demo train audit compare report tune sweep tune-distributed ui server webcam live \
         serve bench-inference bench-app bench-app-load bench-peer bench-detectors bench-face-crops bench-throughput bench-speedrun bench-distill \
         bench-tracking clean
 
@@ -72,6 +74,9 @@ audit: install ## class counts, duplicates and blank images of DATA
 
 compare: install ## MODELS="A B ..." on the same DATA rows, each against A (COMPARE="overrides")
 	$(PY) -m fer_lab.compare $(MODELS) data.path=$(DATA) $(COMPARE)
+
+report: install ## MODEL on FER-2013 test, FER+ test and CK+ (files in data/), one table (REPORT="overrides")
+	$(PY) -m fer_lab.report model_uri=$(MODEL) $(REPORT)
 
 tune: install ## hyperparameter search on DATA (TUNE="overrides"), retrain + register the best; rerun to resume
 	$(PY) -m fer_lab.tune data.path=$(DATA) $(TUNE)
