@@ -55,6 +55,8 @@ def check_overrides(config_name: str, args: Sequence[str], keys_hint: str = KEYS
     groups, keys = [], []
     for override in overrides:
         name = override.key_or_group
+        if not name:
+            raise FerLabError(f"`{override.input_line}` has no key before '=': write key=value, e.g. trainer.epochs=5")
         if name.startswith("hydra") or override.type == OverrideType.DEL:
             continue
         options = _group_options(name)
@@ -90,7 +92,10 @@ def _override_args(argv: Sequence[str]) -> list[str]:
 def _group_options(group: str) -> list[str]:
     """The option files of conf/<group>/ ([] when `group` is not a config group)."""
     folder = CONF_DIR / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    try:
+        return sorted(p.stem for p in folder.glob("*.yaml")) if group and folder.is_dir() else []
+    except OSError:  # a name no folder can have (too long, ...)
+        return []
 
 
 def _check_option(group: str, value: str, options: list[str]) -> None:
@@ -119,16 +124,28 @@ def _baselines(config_name: str, groups: list) -> Iterator[DictConfig]:
 
 
 def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
-    """conf/<config_name>.yaml composed with `overrides`, as a command not started by @hydra.main needs it."""
+    """conf/<config_name>.yaml composed with `overrides`, as a command not started by @hydra.main needs it; an override
+    Hydra cannot apply (its syntax, `+` on an existing key, a broken interpolation) is one FerLabError."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     import fer_lab.extensions  # noqa: F401  (every extension point's config schema)
 
-    if GlobalHydra.instance().is_initialized():
-        return compose(config_name=config_name, overrides=overrides)
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name=config_name, overrides=overrides)
+    try:
+        if GlobalHydra.instance().is_initialized():
+            cfg = compose(config_name=config_name, overrides=overrides)
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfg = compose(config_name=config_name, overrides=overrides)
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise FerLabError(
+            f"cannot apply the overrides {' '.join(overrides)}: {reason} (key=value sets a key, +key=value adds one)"
+        ) from None
+    return cfg
 
 
 def _keys(cfg: DictConfig) -> set[str]:

@@ -102,7 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = predict_files(recognizer, files, args.uncertain_below) + results
     text = render(results, args.format, recognizer.class_names)
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        try:
+            Path(args.output).write_text(text + "\n")
+        except OSError as err:
+            raise FerLabError(f"cannot write --output {args.output}: {err.strerror or err}") from None
     else:
         print(text)
     failed = [r for r in results if r.error]

@@ -3,6 +3,8 @@ the nearest valid name, and nothing runs."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fer_lab.command_line import check_overrides
@@ -55,3 +57,19 @@ def test_the_command_refuses_a_mistyped_key_before_anything_runs(state_root, run
         "(`--cfg job` prints every key of the command's config)"
     )
     assert not (state_root / "mlflow.db").exists()
+
+
+def test_overrides_hydra_cannot_apply_are_one_clear_message_for_commands_hydra_does_not_start():
+    from fer_lab.command_line import compose_config
+
+    with pytest.raises(FerLabError, match=r"no key before '='"):
+        check_overrides("export", ["=onnx"])
+    with pytest.raises(FerLabError, match=r"unknown config key 'a{300}'"):
+        check_overrides("export", ["a" * 300 + "=1"])  # no folder can have that name
+    for bad, reason in [
+        ("split=[val", "no viable alternative"),
+        ("+split=val", "An item is already at 'split'"),
+        ("split=${oops}", "Interpolation key 'oops' not found"),
+    ]:
+        with pytest.raises(FerLabError, match=re.escape(f"cannot apply the overrides {bad}: ") + ".*" + reason):
+            compose_config("compare", [bad])

@@ -98,3 +98,24 @@ def test_a_model_onnx_cannot_express_is_a_user_error(onnxruntime, tmp_path):
     model = keras.Model(inputs, keras.layers.Dense(len(EMOTIONS))(keras.layers.Flatten()(Shear()(inputs))))
     with pytest.raises(FerLabError, match=r"cannot convert this model to ONNX .*use format=savedmodel\|tflite"):
         export_model(model, "onnx", tmp_path / "shear.onnx")
+
+
+@pytest.mark.parametrize(
+    "setting,expected",
+    [
+        ("check_images=1.7", "check_images=1.7: expected a whole number from 1 to 10000"),
+        ("check_images=1000000000", "expected a whole number from 1 to 10000"),
+        ("tolerance=nan", "tolerance=nan: expected a number >= 0"),
+        ("tolerance=abc", "tolerance='abc': expected a number >= 0"),
+    ],
+)
+def test_bad_export_settings_are_one_clear_message(tiny_bundled, run_module, setting, expected):
+    result = run_module("fer_lab.export", "model_uri=bundled", setting)
+    assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_export_that_fails_its_check_is_not_left_behind(onnxruntime, tiny_bundled, tmp_path, run_module):
+    output = tmp_path / "m.onnx"
+    result = run_module("fer_lab.export", "model_uri=bundled", "format=onnx", f"output={output}", "tolerance=0")
+    assert result.returncode == 2 and "disagrees with the Keras model" in result.stderr
+    assert not output.exists() and not Path(f"{output}.json").exists()

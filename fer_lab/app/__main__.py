@@ -8,9 +8,7 @@ Browsers give pages the camera only on localhost or https: serve other addresses
 from __future__ import annotations
 
 import argparse
-import errno
 import ipaddress
-import socket
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ from fer_lab.config import TTA_MODES
 from fer_lab.errors import FerLabError, report_user_errors
 from fer_lab.inference.catalog import default_model_uri
 from fer_lab.inference.detectors import DETECTORS
+from fer_lab.listening import check_port
 from fer_lab.tracking.model_io import registry_uri
 
 DEFAULT_PORT = 7860
@@ -113,23 +112,6 @@ def check_tls(certfile: str | None, keyfile: str | None) -> None:
     for flag, path in (("--certfile", certfile), ("--keyfile", keyfile)):
         if path and not Path(path).is_file():
             raise FerLabError(f"{flag} {path} not found; make a self-signed pair with `{SELF_SIGNED}`")
-
-
-def check_port(host: str, port: int) -> None:
-    """Fail early, with the fix, when the address cannot be listened on."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as err:
-        raise FerLabError(f"--host {host}: unknown address ({err.strerror})") from None
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise FerLabError(f"port {port} on {host} is in use (another app?): pass --port {port + 1}") from None
-            raise FerLabError(f"cannot listen on {host}:{port}: {err.strerror}") from None
 
 
 def _loopback(host: str) -> bool:

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import logging
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -144,9 +145,20 @@ def export_checked(
     recognizer: EmotionRecognizer, source: str, fmt: str, output: Path, check_images: int, tolerance: float
 ) -> float:
     """Export the model of `recognizer` (loaded from `source`), check it on `check_images` images and write
-    <output>.json; returns the largest probability difference."""
-    export_model(recognizer.model, fmt, output)
-    diff = check_export(recognizer, fmt, output, check_images, tolerance)
+    <output>.json; returns the largest probability difference. An export that fails its check is deleted."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        export_model(recognizer.model, fmt, output)
+    except OSError as err:
+        raise FerLabError(f"cannot write the export to {output}: {err.strerror or err}; choose output=...") from None
+    try:
+        diff = check_export(recognizer, fmt, output, check_images, tolerance)
+    except FerLabError:  # do not leave an export that disagrees with the model
+        if output.is_dir():
+            shutil.rmtree(output)
+        else:
+            output.unlink(missing_ok=True)
+        raise
     sidecar = {
         **recognizer.metadata.to_dict(),
         "source": source,

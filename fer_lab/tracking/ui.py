@@ -12,6 +12,7 @@ import os
 import sys
 
 from fer_lab.errors import report_user_errors
+from fer_lab.listening import check_port
 from fer_lab.tracking.uri import artifact_root, resolve_tracking_uri
 
 EXPERIMENT = "train"  # the experiment `python -m fer_lab.train` logs to by default
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         configure_tracking(uri)  # one clear message when the server is down
         print(where_to_look(uri, uri), flush=True)
         return
+    check_port(args.host, args.port)
     print(where_to_look(f"http://{args.host}:{args.port}", uri), flush=True)
     command = ui_command(uri, args.host, args.port)
     os.execv(command[0], command)
