@@ -1,5 +1,6 @@
 """The app under hostile input: decompression bombs, odd shapes, playlists posing as videos, other sites' pages,
-foreign Host headers, floods of video jobs, endless or stalled uploads, idle sockets, oversized settings.
+foreign Host headers, floods of images, videos and sockets, endless or stalled uploads, idle sockets, oversized,
+unknown or repeated settings and form fields, malformed forms.
 
 Each case asserts the answer's status and message, that the app still answers, and that it did not balloon.
 """
@@ -139,11 +140,15 @@ def test_another_sites_page_cannot_drive_the_app(make_app):
     assert client.post("/api/model", headers={"origin": LOCAL}, json={"uri": "bundled"}).status_code == 200
 
 
-def test_a_foreign_host_header_is_refused(make_app):
+def test_a_foreign_host_header_is_refused_in_json(make_app):
     client = make_app()
-    for host in ("attacker.example", "attacker.example:7860", "localhost.attacker.example"):
+    for host in ("attacker.example", "attacker.example:7860", "localhost.attacker.example", "[::1]:7860"):
         answer = client.get("/", headers={"host": host})
-        assert answer.status_code == 400 and answer.text == "Invalid host header", host
+        assert answer.status_code == 400, host
+        assert answer.json() == {
+            "error": f"the Host header {host!r} is not a name the app answers to: open the app as localhost or "
+            "127.0.0.1, or by a name it was started with (--allowed-hosts)"
+        }
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws", headers={"host": "attacker.example"}):
         pass
     assert client.get("/", headers={"host": "127.0.0.1:7860"}).status_code == 200
@@ -153,6 +158,113 @@ def test_video_jobs_beyond_the_slots_get_503_with_retry_after(make_app):
     answer = make_app(video_jobs=0).post("/api/video", files={"file": ("clip.mp4", b"x")})
     assert answer.status_code == 503 and answer.headers["retry-after"] == "30"
     assert "videos are being analysed: send yours again shortly" in answer.json()["error"]
+
+
+def test_images_beyond_the_slots_get_503_with_retry_after(make_app, monkeypatch):
+    from fer_lab.app.serving import ServingState
+
+    client, analyse = make_app(image_jobs=1), ServingState.analyse
+    holding, release = threading.Event(), threading.Event()
+
+    def held(self, *args, **kwargs):
+        holding.set()
+        release.wait(10)
+        return analyse(self, *args, **kwargs)
+
+    monkeypatch.setattr(ServingState, "analyse", held)
+    image = {"file": ("gray.png", cv2.imencode(".png", np.full((40, 60), 90, np.uint8))[1].tobytes())}
+    first = []
+    worker = threading.Thread(target=lambda: first.append(client.post("/api/image", files=image)))
+    worker.start()
+    try:
+        assert holding.wait(10)
+        busy = client.post("/api/image", files=image)  # while the first holds the one slot
+    finally:
+        release.set()
+        worker.join(10)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert busy.json() == {
+        "error": "the app is analysing as many images as it does at once (1): send yours again shortly"
+    }
+    assert first[0].status_code == 200
+    assert client.post("/api/image", files=image).status_code == 200  # the slot is free again
+
+
+def test_websockets_beyond_the_limit_are_told_so_and_closed(make_app):
+    client = make_app(sockets=1)
+    with client.websocket_connect("/ws", headers=BROWSER) as first:
+        with client.websocket_connect("/ws", headers=BROWSER) as second:
+            assert second.receive_json() == {"error": "1 webcam connections are open: try again shortly"}
+            with pytest.raises(WebSocketDisconnect) as closed:
+                second.receive_json()
+            assert closed.value.code == 1013
+        first.send_text(json.dumps({"tta": "flip"}))
+        assert first.receive_json()["settings"]["tta"] == "flip"
+    with client.websocket_connect("/ws", headers=BROWSER) as again:  # the first one's place is free
+        again.send_text(json.dumps({"tta": "flip"}))
+        assert again.receive_json()["settings"]["tta"] == "flip"
+
+
+def test_unknown_settings_are_refused_by_name(make_app):
+    settings = "the settings are tta, smoothing, uncertain_below"
+    with make_app().websocket_connect("/ws", headers=BROWSER) as ws:
+        for sent, error in (
+            (
+                {"uncertain_belo": 0.5},
+                f"unknown setting 'uncertain_belo' (did you mean 'uncertain_below'?): {settings}",
+            ),
+            ({"tta": "flip", "face_crop": True}, f"unknown setting 'face_crop': {settings}"),
+        ):
+            ws.send_text(json.dumps(sent))
+            assert ws.receive_json() == {"error": error}
+        ws.send_text("{}")
+        assert ws.receive_json()["settings"]["tta"] == "none"  # a refused message changes nothing
+
+
+def test_upload_form_fields_outside_each_routes_list_or_repeated_are_refused(make_app):
+    client = make_app()
+    image = ("gray.png", cv2.imencode(".png", np.full((40, 60), 90, np.uint8))[1].tobytes())
+    image_fields = "the image form fields are file, tta, uncertain_below, face_crop"
+    for route, fields, error in (
+        ("/api/image", {"face_crop": "bogus", "x": "1"}, f"unknown image form field 'x': {image_fields}"),
+        (
+            "/api/image",
+            {"uncertain_belo": "0.5"},
+            f"unknown image form field 'uncertain_belo' (did you mean 'uncertain_below'?): {image_fields}",
+        ),
+        (
+            "/api/image",
+            {"smoothing": "0.5"},
+            "unknown image form field 'smoothing' (smoothing follows faces across frames: it applies to videos "
+            f"only): {image_fields}",
+        ),
+        ("/api/image", {"face_crop": ["bogus", "true"]}, "image form field 'face_crop' is sent 2 times: send it once"),
+        (
+            "/api/video",
+            {"face_crop": "true"},
+            "unknown video form field 'face_crop' (face_crop applies to image uploads only): the video form fields are "
+            "file, tta, smoothing, uncertain_below",
+        ),
+    ):
+        answer = client.post(route, files={"file": image}, data=fields)
+        assert answer.status_code == 400 and answer.json() == {"error": error}, fields
+
+
+def test_malformed_upload_forms_are_refused_with_the_forms_rules(make_app):
+    client = make_app()
+    image = ("gray.png", cv2.imencode(".png", np.full((40, 60), 90, np.uint8))[1].tobytes())
+    rules = (
+        "send multipart/form-data with the image in one file field, 'file', and only the text fields tta, "
+        "uncertain_below, face_crop, each at most 1 KB"
+    )
+    two_files = client.post("/api/image", files={"file": image, "tta": ("tta.txt", b"flip")})
+    assert two_files.json() == {"error": f"the image upload has more than one file: {rules}"}
+    long_field = client.post("/api/image", files={"file": image}, data={"tta": "x" * 2000})
+    assert long_field.json() == {"error": f"the image upload has a text field over 1 KB: {rules}"}
+    many = client.post("/api/image", files={"file": image}, data={name: "1" for name in "abcde"})
+    assert many.json() == {"error": f"the image upload has more than 4 text fields: {rules}"}
+    garbage = client.post("/api/image", content=b"garbage", headers={"content-type": "multipart/form-data"})
+    assert garbage.status_code == 400 and garbage.json() == {"error": f"the image upload is not a valid form: {rules}"}
 
 
 def _clip(path, frames: int = 4):
@@ -259,6 +371,11 @@ def test_idle_websockets_are_closed_and_bad_settings_get_one_line(live_app):
     host, port = live_app(socket_idle_seconds=0.5)
     with connect(f"ws://{host}:{port}/ws", origin=f"http://{host}:{port}") as ws:
         ws.send("[" * 100_000)
+        assert json.loads(ws.recv(timeout=10))["error"] == (
+            "the settings message is 100000 bytes, over the 1024-byte limit: send only tta, smoothing, "
+            'uncertain_below, as in {"tta": "flip", "smoothing": 0.5}'
+        )
+        ws.send("[" * 1000)
         assert "settings must be a JSON object" in json.loads(ws.recv(timeout=10))["error"]
         ws.send(json.dumps({"tta": "x" * 900}))
         error = json.loads(ws.recv(timeout=10))["error"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
 from fer_lab.errors import FerLabError
 
 SHOWN = 60
@@ -42,7 +46,7 @@ class TooSoon(ClientError):
 
 
 class Busy(ClientError):
-    """Every video job slot is taken."""
+    """Every slot of a kind of job (images, videos) is taken."""
 
     status = 503
 
@@ -55,3 +59,20 @@ def shown(value: object) -> str:
     """repr(value) cut to SHOWN characters: what an error message may repeat of a client's input."""
     text = repr(value)
     return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+
+
+def check_names(
+    names: Sequence[str], accepted: Sequence[str], what: str, notes: Mapping[str, str] | None = None
+) -> None:
+    """Refuse a name that is not one of `accepted` and a name given twice; `what` is what the names are ("setting").
+
+    The refusal names the accepted ones, and notes[name] where there is one, else the nearest for a typo."""
+    for name, count in Counter(names).items():
+        if name not in accepted:
+            near = difflib.get_close_matches(name, accepted, n=1)
+            hint = (notes or {}).get(name) or (f"did you mean {near[0]!r}?" if near else "")
+            raise FerLabError(
+                f"unknown {what} {shown(name)}{f' ({hint})' if hint else ''}: the {what}s are {', '.join(accepted)}"
+            )
+        if count > 1:
+            raise FerLabError(f"{what} {shown(name)} is sent {count} times: send it once")

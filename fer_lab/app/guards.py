@@ -1,28 +1,54 @@
 """ASGI middleware that checks what reaches the app before any route reads it.
 
+TrustedHost: a request or WebSocket handshake whose Host header is not a name the app answers to is refused (400)
+before anything else runs, so that a page of another site cannot reach the app by DNS rebinding.
 BodyLimit: an upload's body is counted as it streams in, with or without a Content-Length, and refused (413) once
 over its route's limit; one that sends nothing for `idle_seconds`, or is not whole after `total_seconds`, is
 dropped (408).
 SameOrigin: a WebSocket handshake or a POST whose Origin is another site, or this one under another scheme (a page
 the user has open elsewhere), is refused (403), so only the app's own page drives it; clients that send no Origin
 (curl, scripts) are let through.
-The Host header is checked before both, by Starlette's TrustedHostMiddleware (see create_app).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fer_lab.app.errors import ClientError, Stalled, TooLarge
+from fer_lab.app.errors import ClientError, Stalled, TooLarge, shown
 
 MB = 2**20
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+HOST = re.compile(r"\[(?P<ipv6>[0-9a-f:.]+)\](?::[0-9]+)?|(?P<name>[^\[\]:]+)(?::[0-9]+)?")
+"""A Host header: a name or an IPv6 address in brackets, and an optional port."""
+
+
+class TrustedHost:
+    """`allowed_hosts`: the names (and addresses) the app answers to, whatever the port."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]):
+        self.app, self.allowed = app, frozenset(host.lower() for host in allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = Headers(scope=scope).get("host") if scope["type"] in ("http", "websocket") else None
+        if scope["type"] not in ("http", "websocket") or self._answers(host):
+            await self.app(scope, receive, send)
+            return
+        refused = f"the Host header {shown(host)} is not a name the app answers to" if host else "no Host header"
+        message = (
+            f"{refused}: open the app as localhost or 127.0.0.1, or by a name it was started with (--allowed-hosts)"
+        )
+        await JSONResponse({"error": message}, status_code=400)(scope, receive, send)  # a WebSocket's handshake too
+
+    def _answers(self, host: str | None) -> bool:
+        match = HOST.fullmatch(host.lower()) if host is not None else None
+        return match is not None and (match["ipv6"] or match["name"]) in self.allowed
 
 
 class BodyLimit:

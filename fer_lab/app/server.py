@@ -3,11 +3,11 @@
 GET /                    the page (static/)
 GET /api/models          the models on offer and the one serving
 POST /api/model          {"uri": ...}: serve another model of that list
-WS /ws                   binary JPEG frames and JSON settings {"tta", "smoothing", "uncertain_below"} in, one JSON
-                         answer per frame out
+WS /ws                   binary JPEG frames and JSON settings {"tta", "smoothing", "uncertain_below"} (no other key)
+                         in, one JSON answer per frame out
 POST /api/image          multipart field `file`: the faces of an image (`face_crop=true`: the whole image is one face)
 POST /api/video          multipart field `file`: an annotated video and a per-face CSV, as download links
-                         (the uploads take the settings as form fields `tta`, `smoothing`, `uncertain_below`)
+                         (the uploads take the settings as form fields: UPLOAD_FIELDS; no other field, none twice)
 GET /api/jobs/{job}/{f}  a video job's file
 Errors answer {"error": message}. What the app accepts and its limits: docs/inference.md, Security.
 """
@@ -19,8 +19,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import uvicorn
@@ -32,23 +32,39 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from fer_lab.app.connections import TimedH11Protocol
-from fer_lab.app.errors import ClientError, TooLarge, shown
-from fer_lab.app.guards import MB, BodyLimit, SameOrigin, too_large
-from fer_lab.app.serving import Limits, ServingState, Session, check_settings
+from fer_lab.app.errors import ClientError, TooLarge, check_names, shown
+from fer_lab.app.guards import MB, BodyLimit, SameOrigin, TrustedHost, too_large
+from fer_lab.app.serving import SETTINGS, Limits, ServingState, Session, check_settings
 from fer_lab.app.sniff import VIDEO_DEMUXERS
-from fer_lab.app.uploads import VideoJobs, decode_image, faces_result, image_result
+from fer_lab.app.uploads import ImageJobs, VideoJobs, decode_image, faces_result
 from fer_lab.errors import FerLabError
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
 FORM_OVERHEAD = 64 * 1024
 """Bytes a multipart body may have beyond its file (boundaries, headers, small fields)."""
+UPLOAD_FIELDS = {
+    "image": ("file", "tta", "uncertain_below", "face_crop"),
+    "video": ("file", "tta", "smoothing", "uncertain_below"),
+}
+"""The form fields each upload takes: its file and its settings."""
+FIELD_NOTES = {
+    "face_crop": "face_crop applies to image uploads only",
+    "smoothing": "smoothing follows faces across frames: it applies to videos only",
+}
+"""Why an upload refuses a field that the other upload takes."""
 FORM_FIELDS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}
-"""An upload form: its file and a few short fields (tta, smoothing, uncertain_below, face_crop)."""
+"""An upload form as Starlette parses it: one file and a few short text fields (one more than an upload takes, so
+that a misplaced field is refused by name)."""
+FORM_PROBLEMS = {
+    "Too many files": "has more than one file",
+    "Too many fields": f"has more than {FORM_FIELDS['max_fields']} text fields",
+    "exceeded maximum size": f"has a text field over {FORM_FIELDS['max_part_size'] // 1024} KB",
+}
+"""What Starlette's refusals of a form (keyed by a part of their message) mean; any other: not a valid form."""
 FACE_CROP = {"true": True, "false": False}
 """The values of an image upload's `face_crop` field (default false): true scores the whole image as one face."""
 SETTINGS_BYTES = 1024
@@ -66,7 +82,7 @@ class ModelChoice(BaseModel):
 def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) -> FastAPI:
     """The app serving `state`'s model to requests whose Host header is one of `allowed_hosts`."""
     limits = state.limits
-    jobs = VideoJobs(limits)
+    images, jobs = ImageJobs(state), VideoJobs(limits)
     # FFmpeg, behind OpenCV, may open only these containers: no playlist or list that names other files or URLs.
     os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"format_whitelist;{VIDEO_DEMUXERS}"
     # OpenCV's own cap on decoded pixels (read at its first decode), behind the header checks.
@@ -99,7 +115,7 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
         total_seconds=limits.upload_seconds,
     )
     app.add_middleware(SameOrigin)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))  # outermost: runs first
+    app.add_middleware(TrustedHost, allowed_hosts=allowed_hosts)  # outermost: runs first
 
     @app.exception_handler(FerLabError)
     async def user_error(_request: Request, err: FerLabError) -> JSONResponse:
@@ -140,17 +156,17 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
 
     @app.post("/api/image")
     async def image(request: Request) -> dict:
-        async with request.form(**FORM_FIELDS) as form:
+        async with _form(request, "image") as form:
             upload = _upload(form, limits.image, "image")
             tta, _, uncertain_below = _settings(state, form)
             face_crop = _face_crop(form)
-            return await run_in_threadpool(image_result, state, await upload.read(), tta, face_crop, uncertain_below)
+            return await run_in_threadpool(images.run, upload.file, tta, face_crop, uncertain_below)
 
     @app.post("/api/video")
     async def video(request: Request) -> dict:
         jobs.reserve()
         try:
-            async with request.form(**FORM_FIELDS) as form:
+            async with _form(request, "video") as form:
                 upload = _upload(form, limits.video, "video")
                 tta, smoothing, uncertain_below = _settings(state, form)
                 cancelled = threading.Event()
@@ -171,27 +187,22 @@ def create_app(state: ServingState, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
             raise HTTPException(404, f"no file {shown(name)} for job {shown(job)}: upload the video again")
         return FileResponse(path, filename=name)
 
+    open_sockets = 0
+
     @app.websocket("/ws")
     async def frames(ws: WebSocket) -> None:
+        nonlocal open_sockets
         await ws.accept()
-        session, count = Session(state), 0
-        try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(ws.receive(), limits.socket_idle_seconds)
-                except TimeoutError:
-                    await ws.close(code=1001, reason="idle: reload the page to start again")
-                    return
-                if message["type"] == "websocket.disconnect":
-                    return
-                if message.get("bytes") is not None:
-                    count += 1
-                    reply = await run_in_threadpool(_frame, session, message["bytes"], limits)
-                    await ws.send_json({**reply, "frame": count})
-                else:
-                    await ws.send_json(_configure(session, message.get("text") or ""))
-        except WebSocketDisconnect:
+        if open_sockets >= limits.sockets:
+            with suppress(WebSocketDisconnect):
+                await ws.send_json({"error": f"{limits.sockets} webcam connections are open: try again shortly"})
+                await ws.close(code=1013, reason="busy: try again shortly")
             return
+        open_sockets += 1
+        try:
+            await _answer_frames(ws, Session(state), limits)
+        finally:
+            open_sockets -= 1
 
     return app
 
@@ -229,6 +240,28 @@ def _when_started(server: uvicorn.Server, on_ready: Callable[[], None]) -> None:
         on_ready()
 
 
+async def _answer_frames(ws: WebSocket, session: Session, limits: Limits) -> None:
+    """Answer a WebSocket's frames, one at a time, and its settings until it closes or idles."""
+    count = 0
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.receive(), limits.socket_idle_seconds)
+            except TimeoutError:
+                await ws.close(code=1001, reason="idle: reload the page to start again")
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                count += 1
+                reply = await run_in_threadpool(_frame, session, message["bytes"], limits)
+                await ws.send_json({**reply, "frame": count})
+            else:
+                await ws.send_json(_configure(session, message.get("text") or ""))
+    except WebSocketDisconnect:
+        return
+
+
 def _frame(session: Session, data: bytes, limits: Limits) -> dict:
     started = time.perf_counter()
     try:
@@ -241,16 +274,42 @@ def _frame(session: Session, data: bytes, limits: Limits) -> dict:
 
 
 def _configure(session: Session, text: str) -> dict:
+    example = '{"tta": "flip", "smoothing": 0.5}'
+    size = len(text.encode())
+    if size > SETTINGS_BYTES:
+        return {
+            "error": f"the settings message is {size} bytes, over the {SETTINGS_BYTES}-byte limit: send only "
+            f"{', '.join(SETTINGS)}, as in {example}"
+        }
     try:
-        settings = json.loads(text) if len(text) <= SETTINGS_BYTES else None
+        settings = json.loads(text)
     except (ValueError, RecursionError):
         settings = None
     if not isinstance(settings, dict):
-        return {"error": 'settings must be a JSON object such as {"tta": "flip", "smoothing": 0.5}'}
+        return {"error": f"settings must be a JSON object such as {example}"}
     try:
         return {"settings": session.configure(settings)}
     except FerLabError as err:
         return {"error": str(err)}
+
+
+@asynccontextmanager
+async def _form(request: Request, what: str) -> AsyncIterator[FormData]:
+    """The `what` upload's form, refused unless it is well formed and has only UPLOAD_FIELDS[what], each once."""
+    try:
+        form = await request.form(**FORM_FIELDS)
+    except HTTPException as err:  # Starlette refused the form as it parsed it
+        problem = next((p for key, p in FORM_PROBLEMS.items() if key in str(err.detail)), "is not a valid form")
+        settings = ", ".join(UPLOAD_FIELDS[what][1:])
+        raise FerLabError(
+            f"the {what} upload {problem}: send multipart/form-data with the {what} in one file field, 'file', and "
+            f"only the text fields {settings}, each at most {FORM_FIELDS['max_part_size'] // 1024} KB"
+        ) from None
+    try:
+        check_names([name for name, _ in form.multi_items()], UPLOAD_FIELDS[what], f"{what} form field", FIELD_NOTES)
+        yield form
+    finally:
+        await form.close()
 
 
 def _upload(form: FormData, limit: int, what: str) -> UploadFile:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_lab.app.errors import TooSoon, UnknownModel, shown
+from fer_lab.app.errors import TooSoon, UnknownModel, check_names, shown
 from fer_lab.app.guards import MB
 from fer_lab.config import TTA_MODES
 from fer_lab.errors import FerLabError
@@ -18,6 +18,9 @@ from fer_lab.inference.detectors import make_detector
 from fer_lab.inference.faces import Box, downscale, to_gray
 from fer_lab.inference.recognizer import EmotionRecognizer, FacePrediction
 from fer_lab.inference.smoothing import FaceSmoother
+
+SETTINGS = ("tta", "smoothing", "uncertain_below")
+"""What a WebSocket's settings message may set; any other key refuses the message."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,12 @@ class Limits:
     video_pixels: int = 3840 * 2160  # pixels a video's frames may have (declared by its container, checked first)
     video_frames: int = 3000  # frames read from one video; the rest is left out, and the answer says so
     video_seconds: float = 120.0  # seconds one video job may run; it stops there, and the answer says so
+    image_jobs: int = 4  # uploaded images decoded and analysed at once; another upload gets 503 with Retry-After
     video_jobs: int = 2  # video jobs at once; another upload gets 503 with Retry-After
     job_files_seconds: float = 900.0  # a finished job's video and CSV are deleted after this long
     upload_idle_seconds: float = 30.0  # an upload that sends nothing for this long is dropped (408)
     upload_seconds: float = 300.0  # an upload not whole after this long is dropped (408): it holds a job slot
+    sockets: int = 64  # WebSockets open at once; another is told so and closed (1013: try again later)
     socket_idle_seconds: float = 300.0  # a WebSocket that sends nothing for this long is closed
     switch_seconds: float = 2.0  # at most one model switch per this many seconds (429 with Retry-After)
 
@@ -158,8 +163,9 @@ class Session:
         self.smoother, self.generation = FaceSmoother(state.smoothing), state.generation
 
     def configure(self, settings: dict) -> dict:
-        """Apply {"tta": ..., "smoothing": ..., "uncertain_below": ...} (any may be left out); returns the settings
-        now in use."""
+        """Apply {"tta": ..., "smoothing": ..., "uncertain_below": ...} (any may be left out; no other key); returns
+        the settings now in use."""
+        check_names(list(settings), SETTINGS, "setting")
         tta = settings.get("tta", self.tta)
         smoothing = settings.get("smoothing", self.smoother.strength)
         uncertain_below = settings.get("uncertain_below", self.uncertain_below)

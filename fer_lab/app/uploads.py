@@ -71,6 +71,28 @@ def image_result(state: ServingState, data: bytes, tta: str, face_crop: bool, un
     return {**result, "whole_image": face_crop or small, **({"message": SCORED_WHOLE} if small else {})}
 
 
+class ImageJobs:
+    """Uploaded images decoded and analysed at once: at most limits.image_jobs, as each may take a few hundred MB
+    while it is decoded; another upload is refused (503) rather than queued."""
+
+    def __init__(self, state: ServingState):
+        self.state = state
+        self._slots = threading.BoundedSemaphore(state.limits.image_jobs)
+
+    def run(self, image: BinaryIO, tta: str, face_crop: bool, uncertain_below: float = 0.0) -> dict:
+        """image_result of an uploaded image file, read once the job holds a slot."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy(
+                f"the app is analysing as many images as it does at once ({self.state.limits.image_jobs}): send yours "
+                "again shortly",
+                1,
+            )
+        try:
+            return image_result(self.state, image.read(), tta, face_crop, uncertain_below)
+        finally:
+            self._slots.release()
+
+
 def check_video_size(path: Path, max_pixels: int) -> None:
     """Refuse a video whose frames, as its container declares them, have more than `max_pixels` pixels."""
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
