@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 import fer_lab.data  # noqa: F401  (the data sources' config schemas: the group calibrate composes)
 from fer_lab.command_line import checked_overrides
 from fer_lab.config import TTA_MODES, Tta
-from fer_lab.errors import FerLabError, report_user_errors
+from fer_lab.errors import FerLabError, print_note, report_user_errors
 
 SERVING_TTA = Tta.crops.value
 """The TTA predict, live and the app serve by default: the mode of the risk-coverage table."""
@@ -95,13 +95,11 @@ def run(cfg: DictConfig, command: str) -> tuple[list[ModeCalibration], str, str]
 
     from fer_lab.data import load_dataset
     from fer_lab.evaluation.calibration import ECE_BINS
-    from fer_lab.evaluation.held_out import require_honest_split, split_to_score
+    from fer_lab.evaluation.held_out import model_training_run, require_honest_split, split_to_score
     from fer_lab.evaluation.tta import predict_with_tta
-    from fer_lab.inference.bundled import BUNDLED_URI
     from fer_lab.inference.catalog import default_model_uri
     from fer_lab.inference.loading import load_model
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import training_run
     from fer_lab.tracking.runs import ensure_experiment
 
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
@@ -112,12 +110,12 @@ def run(cfg: DictConfig, command: str) -> tuple[list[ModeCalibration], str, str]
             "by `python -m fer_lab.train` (models:/..., runs:/...) or `bundled`"
         )
     model, meta = load_model(uri, tracking_uri)
-    source_run = None if uri == BUNDLED_URI else training_run(uri)
+    source_run = model_training_run(uri)
     data = load_dataset(cfg.data, seed=cfg.seed)
     names = ["val"] + (["test"] if data.test is not None and len(data.test) else [])
     splits = [split_to_score(data, name, uri, meta) for name in names]
     for split in splits:
-        _note(require_honest_split(split, uri, source_run, cfg))
+        print_note(require_honest_split(split, uri, source_run, cfg))
     labels, origins = {s.name: s.labels for s in splits}, {s.name: s.origin for s in splits}
     probs = {
         mode: {s.name: predict_with_tta(model, s.x, mode, crop_fraction=cfg.crop_fraction) for s in splits}
@@ -233,11 +231,6 @@ def main(cfg: DictConfig) -> None:
     print(f"fer_lab: faces answered at each uncertain_below, at tta={SERVING_TTA} (the default of predict, live, app):")
     print(coverage)
     print(f"fer_lab: {stored}")
-
-
-def _note(note: str | None) -> None:
-    if note:
-        print(f"fer_lab: note: {note}")
 
 
 if __name__ == "__main__":

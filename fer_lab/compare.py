@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer_lab.command_line import check_overrides, compose_config
 from fer_lab.config import TTA_MODES, require
-from fer_lab.errors import FerLabError, report_user_errors
+from fer_lab.errors import FerLabError, print_note, report_user_errors
 from fer_lab.evaluation.intervals import LEVEL, RESAMPLES, Interval, mcnemar_p, paired_differences
 
 if TYPE_CHECKING:
@@ -223,12 +223,10 @@ def compare_and_log(cfg: DictConfig, uris: Sequence[str]) -> tuple[Comparison, s
     import mlflow
 
     from fer_lab.data import load_dataset
-    from fer_lab.evaluation.held_out import require_honest_split, split_to_score
+    from fer_lab.evaluation.held_out import model_training_run, require_honest_split, split_to_score
     from fer_lab.evaluation.tta import predict_with_tta
-    from fer_lab.inference.bundled import BUNDLED_URI
     from fer_lab.inference.loading import load_model
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import training_run
     from fer_lab.tracking.runs import ensure_experiment
 
     require(cfg.split in ("val", "test"), "split", cfg.split, "val or test")
@@ -237,11 +235,10 @@ def compare_and_log(cfg: DictConfig, uris: Sequence[str]) -> tuple[Comparison, s
     models = {uri: load_model(uri, tracking_uri) for uri in dict.fromkeys(uris)}
     data = load_dataset(cfg.data, seed=cfg.seed)
     for note in data.notes:
-        _note(note)
+        print_note(note)
     for uri, (_, meta) in models.items():  # the same split for all, refused if it does not fit one of them
         split = split_to_score(data, cfg.split, uri, meta)
-        source_run = None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri)
-        _note(require_honest_split(split, uri, source_run, cfg))
+        print_note(require_honest_split(split, uri, model_training_run(uri), cfg))
     probs = {}
     for i, (uri, tta) in enumerate(zip(uris, ttas, strict=True)):
         if (uri, tta) not in probs:
@@ -308,11 +305,6 @@ def _with_interval(value: float, interval: Interval, sign: str = "") -> str:
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = [header, ["---"] * len(header), *rows]
     return "\n".join(f"| {' | '.join(cells)} |" for cells in lines)
-
-
-def _note(note: str | None) -> None:
-    if note:
-        print(f"fer_lab: note: {note}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""User-facing errors: one clear message saying what is wrong and how to fix it, no traceback."""
+"""User-facing errors (one clear message saying what is wrong and how to fix it, no traceback) and notes."""
 
 from __future__ import annotations
 
@@ -35,3 +35,9 @@ def report_user_errors(fn: F) -> F:
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_note(note: str | None) -> None:
+    """Print `note` as a `fer_lab: note:` line; nothing for None (a check that had nothing to say)."""
+    if note:
+        print(f"fer_lab: note: {note}")

@@ -12,7 +12,7 @@ import fer_lab.config
 import fer_lab.data  # noqa: F401  (the data sources' config schemas: the group evaluate composes)
 from fer_lab.command_line import checked_overrides
 from fer_lab.config import TTA_MODES, require, resolved_copy
-from fer_lab.errors import report_user_errors
+from fer_lab.errors import print_note, report_user_errors
 
 
 @checked_overrides("evaluate")
@@ -22,13 +22,11 @@ def main(cfg: DictConfig) -> None:
     import mlflow
 
     from fer_lab.data import load_dataset
-    from fer_lab.evaluation.held_out import require_honest_split, split_to_score
+    from fer_lab.evaluation.held_out import model_training_run, require_honest_split, split_to_score
     from fer_lab.evaluation.tracked import evaluate_and_log
-    from fer_lab.inference.bundled import BUNDLED_URI
     from fer_lab.inference.catalog import default_model_uri
     from fer_lab.inference.loading import load_model
     from fer_lab.tracking import configure_tracking
-    from fer_lab.tracking.model_io import training_run
     from fer_lab.tracking.runs import ensure_experiment
 
     require(cfg.split in ("val", "test"), "split", cfg.split, "val or test")
@@ -37,7 +35,7 @@ def main(cfg: DictConfig) -> None:
     tracking_uri = configure_tracking(cfg.mlflow.tracking_uri)
     uri = str(cfg.model_uri or default_model_uri(tracking_uri))
     model, meta = load_model(uri, tracking_uri)
-    source_run = None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri)
+    source_run = model_training_run(uri)
     folds = _folds(cfg)
     with mlflow.start_run(
         experiment_id=ensure_experiment(cfg.mlflow.experiment, tracking_uri),
@@ -45,7 +43,7 @@ def main(cfg: DictConfig) -> None:
     ) as run:
         data = load_dataset(_fold(cfg.data, 0) if folds else cfg.data, seed=cfg.seed)
         for note in data.notes:
-            _note(note)
+            print_note(note)
         mlflow.log_params(
             {
                 "model_uri": uri,
@@ -57,7 +55,7 @@ def main(cfg: DictConfig) -> None:
         )
         if tuple(data.class_names) == meta.class_names and not folds:
             split = split_to_score(data, cfg.split, uri, meta)
-            _note(require_honest_split(split, uri, source_run, cfg))
+            print_note(require_honest_split(split, uri, source_run, cfg))
             evaluation = evaluate_and_log(
                 model,
                 data,
@@ -115,7 +113,7 @@ def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: st
             data = load_dataset(_fold(cfg.data, fold), seed=cfg.seed)
         split = split_to_score(data, cfg.split, uri, meta, same_classes=False)
         if tuple(data.class_names) == meta.class_names:
-            _note(require_honest_split(split, uri, source_run, cfg))
+            print_note(require_honest_split(split, uri, source_run, cfg))
         probs = predict_with_tta(model, split.x, cfg.tta, crop_fraction=cfg.crop_fraction)
         report, _ = score_shared_classes(
             probs, split.labels, meta.class_names, data.class_names, split=cfg.split, origin=split.origin, tta=cfg.tta
@@ -135,16 +133,11 @@ def _score_folds(model, meta, uri, source_run, cfg, data, folds: int, run_id: st
         tta=cfg.tta,
     )  # over every fold
     for note in notes:
-        _note(note)
+        print_note(note)
     mlflow.log_text("\n".join(notes) + "\n", "reports/label_sets.txt")
     summary = FoldSummary(cfg.split, tuple(report.per_class), tuple(scores), cfg.tta)
     summary.log(run_id)
     print(f"fer_lab: {summary.summary()}\n{summary.pooled().text}")
-
-
-def _note(note: str | None) -> None:
-    if note:
-        print(f"fer_lab: note: {note}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from fer_lab.command_line import checked_overrides
 from fer_lab.config import TTA_MODES, require, resolved_copy
 from fer_lab.data import Split  # the package registers the data sources' config schemas, which every source composes
-from fer_lab.errors import FerLabError, report_user_errors
+from fer_lab.errors import FerLabError, print_note, report_user_errors
 
 if TYPE_CHECKING:
     from fer_lab.evaluation.metrics import SplitReport
@@ -171,7 +171,7 @@ def _sources_to_score(cfg: DictConfig, named: set[str]) -> tuple[dict[str, DictC
         else:
             skipped.append(f"{name}: skipped, no {' or '.join(missing)} (set data_root or sources.{name}.data.*)")
     for note in skipped:
-        print(f"fer_lab: note: {note}")
+        print_note(note)
     if only == []:
         raise FerLabError(f"only=[] names no source to score: name some of {', '.join(known)}, or only=null for all")
     if not sources:
@@ -199,7 +199,7 @@ def _score_source(name: str, source: DictConfig, model, meta, uri: str, cfg: Dic
 
     split, class_names, notes = _load_split(name, source, cfg.seed)
     for note in notes:
-        print(f"fer_lab: note: {name}: {note}")
+        print_note(f"{name}: {note}")
     if split.x.shape[1] != meta.image_size:
         raise FerLabError(
             f"source {name}: {uri} expects {meta.image_size}px images, the data has {split.x.shape[1]}px; set "
@@ -235,14 +235,9 @@ def _load_split(name: str, source: DictConfig, seed: int) -> tuple[Split, tuple[
 
 def _check_test_split(split: Split, uri: str, cfg: DictConfig) -> None:
     """Refuse a test split that holds the rows the model was validated on (fer_lab.evaluation.held_out)."""
-    from fer_lab.evaluation.held_out import require_honest_split
-    from fer_lab.inference.bundled import BUNDLED_URI
-    from fer_lab.tracking.model_io import training_run
+    from fer_lab.evaluation.held_out import model_training_run, require_honest_split
 
-    source_run = None if uri == BUNDLED_URI or uri.endswith(".keras") else training_run(uri)
-    note = require_honest_split(split, uri, source_run, cfg)
-    if note:
-        print(f"fer_lab: note: {note}")
+    print_note(require_honest_split(split, uri, model_training_run(uri), cfg))
 
 
 def score_source(
@@ -251,20 +246,17 @@ def score_source(
     """The report of model probabilities `probs` on `split` over the classes model and data share (notes say what
     was left out); with groups on the split, its intervals resample whole groups."""
     from fer_lab.evaluation.label_sets import score_shared_classes
-    from fer_lab.evaluation.metrics import score_predictions
 
-    report, notes = score_shared_classes(
-        probs, split.labels, model_classes, data_classes, split=split.name, origin=split.origin, tta=tta
+    return score_shared_classes(
+        probs,
+        split.labels,
+        model_classes,
+        data_classes,
+        split=split.name,
+        origin=split.origin,
+        tta=tta,
+        groups=split.groups,
     )
-    if split.groups is None:
-        return report, notes
-    shared = tuple(report.per_class)
-    kept = np.isin(split.labels, [data_classes.index(c) for c in shared])
-    truth = np.array([shared.index(data_classes[t]) for t in split.labels[kept]], np.int64)
-    grouped = score_predictions(
-        truth, report.pred, shared, split=split.name, origin=report.origin, tta=tta, groups=split.groups[kept]
-    )
-    return grouped, notes
 
 
 def _slug(uri: str) -> str:

@@ -29,6 +29,15 @@ def split_to_score(data: FerData, name: str, model_uri: str, meta: ModelMetadata
     return split
 
 
+def model_training_run(model_uri: str):
+    """The MLflow run that logged the model at `model_uri`, for require_honest_split: None for the bundled model
+    (its card keeps the fingerprint) and bare .keras files, and when this tracking store does not hold it."""
+    from fer_lab.inference.bundled import BUNDLED_URI
+    from fer_lab.tracking.model_io import training_run
+
+    return None if model_uri == BUNDLED_URI or model_uri.endswith(".keras") else training_run(model_uri)
+
+
 def require_honest_split(split: Split, model_uri: str, training_run, cfg: DictConfig) -> str | None:
     """Raise FerLabError when scoring `split` (loaded with `cfg`) would report a score as something it is not.
 

@@ -44,10 +44,12 @@ def score_shared_classes(
     split: str,
     origin: str,
     tta: str,
+    groups: np.ndarray | None = None,
 ) -> tuple[SplitReport, list[str]]:
     """Score model probabilities `probs` (N, model classes) against data labels `truth` (N,) on the shared
-    classes: rows of data-only classes are not scored, and the prediction is the most probable shared class.
-    Returns the report and notes saying what was left out."""
+    classes: rows of data-only classes are not scored, and the prediction is the most probable shared class;
+    per-row `groups` (persons) make the intervals resample whole groups. Returns the report and notes saying what
+    was left out."""
     shared = SharedClasses.of(model_classes, data_classes)
     columns = [model_classes.index(c) for c in shared.names]
     data_index = {c: i for i, c in enumerate(data_classes)}
@@ -67,4 +69,8 @@ def score_shared_classes(
             f"be called {' or '.join(shared.model_only)})"
         )
     origin = f"{origin}, the {len(shared.names)} classes the model shares"
-    return score_predictions(scored_truth, pred, shared.names, split=split, origin=origin, tta=tta), notes
+    kept_groups = None if groups is None else groups[keep]
+    report = score_predictions(
+        scored_truth, pred, shared.names, split=split, origin=origin, tta=tta, groups=kept_groups
+    )
+    return report, notes
