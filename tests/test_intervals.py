@@ -16,7 +16,7 @@ def test_80_of_100_correct_matches_the_analytic_interval():
     pred = truth.copy()
     pred[:20] = 1
     interval = bootstrap_intervals(truth, pred, 7)["accuracy"]
-    half = 1.96 * np.sqrt(0.8 * 0.2 / 100)  # the normal approximation: 0.8 +- 0.078
+    half = 1.96 * np.sqrt(0.8 * 0.2 / 100)  # the normal approximation: p +- 1.96 sqrt(p (1 - p) / n)
     assert interval.low == pytest.approx(0.8 - half, abs=0.015) and interval.high == pytest.approx(
         0.8 + half, abs=0.015
     )
